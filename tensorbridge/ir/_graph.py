@@ -34,6 +34,7 @@ class Graph:
         self._count = 0
         self._node_names: set[str] = set()
         self._value_names: set[str] = set()
+        self._auto_named: dict[str, Value] = {}  # values whose name we made up, by name
         self._inputs: list[Value] = []
         self._outputs: list[Value] = []
         self._initializers: dict[str, Value] = {}
@@ -215,11 +216,22 @@ class Graph:
 
     # ---- names ----------------------------------------------------------------------------
     def _name_value(self, v: Value, node: Node | None) -> None:
-        base = v.name or (f"{node.name}_out{v.index()}" if node is not None else "value")
+        """Give ``v`` a unique name. An explicit name wins over one we made up earlier: the
+        made-up one is renamed, so a real name (a graph output's, say) is never changed."""
         if v.name and v.name not in self._value_names:
             self._value_names.add(v.name)
             return
+        if v.name and v.name in self._auto_named:
+            other = self._auto_named.pop(v.name)
+            other.name = self._unique(v.name, self._value_names)
+            self._auto_named[other.name] = other
+            return
+        if v.name:
+            v.name = self._unique(v.name, self._value_names)
+            return
+        base = f"{node.name}_out{v.index()}" if node is not None else "value"
         v.name = self._unique(base, self._value_names)
+        self._auto_named[v.name] = v
 
     @staticmethod
     def _unique(base: str, used: set[str]) -> str:

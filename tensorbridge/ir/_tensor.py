@@ -92,7 +92,9 @@ class ExternalTensor:
     is owned by the returned array, so no file handle is kept between calls.
     """
 
-    __slots__ = ("path", "offset", "length", "_dtype", "_shape", "decoder", "name", "doc")
+    __slots__ = (
+        "path", "offset", "length", "_dtype", "_shape", "decoder", "name", "doc", "_stamp",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -113,6 +115,7 @@ class ExternalTensor:
         self.decoder = decoder
         self.name = name
         self.doc = ""
+        self._stamp = _file_stamp(self.path)
         if decoder is None:
             want = num_elements(self._shape) * dtype.itemsize
             if dtype.bits == 0 or want != self.length:
@@ -133,6 +136,11 @@ class ExternalTensor:
         """The region's bytes, memory-mapped (read-only, no copy)."""
         if self.length == 0:
             return memoryview(b"")
+        if _file_stamp(self.path) != self._stamp:
+            raise ValueError(
+                f"tensor {self.name!r}: {self.path} changed since the model was loaded "
+                "(replaced or rewritten); load the model again"
+            )
         with open(self.path, "rb") as f:
             m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         if self.offset + self.length > len(m):
@@ -193,6 +201,12 @@ class LazyTensor:
 
     def __repr__(self) -> str:
         return f"LazyTensor({self.name!r}, {self._dtype}{list(self._shape)})"
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int, int]:
+    """Identity of a file's current content, cheap to compare (device, inode, size, mtime)."""
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def is_lazy(t: Tensor) -> bool:

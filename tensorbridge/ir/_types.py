@@ -7,11 +7,10 @@ A shape is a tuple of dims; a dim is an ``int`` (static), a ``str`` (a named sym
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from ._dtype import DType
 
-Dim = Union[int, str, None]
+Dim = int | str | None
 Shape = tuple[Dim, ...]
 
 
@@ -58,7 +57,7 @@ class MapType:
         return f"map<{self.key},{self.value}>"
 
 
-TypeSpec = Union[TensorType, SparseTensorType, SequenceType, OptionalType, MapType]
+TypeSpec = TensorType | SparseTensorType | SequenceType | OptionalType | MapType
 
 
 def format_shape(shape: Shape | None) -> str:

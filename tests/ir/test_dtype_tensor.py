@@ -72,3 +72,13 @@ def test_lazy_tensor_checks_declared_shape():
     t = ir.LazyTensor(lambda: np.zeros((2, 2), np.float32), DType.FLOAT, (4,), name="z")
     with pytest.raises(ValueError, match="declared"):
         t.numpy()
+
+
+def test_external_tensor_refuses_a_replaced_file(tmp_path):
+    f = tmp_path / "w.bin"
+    f.write_bytes(np.arange(4, dtype=np.float32).tobytes())
+    t = ir.ExternalTensor(f, 0, 16, DType.FLOAT, (4,), name="w")
+    f.unlink()
+    f.write_bytes(np.zeros(8, dtype=np.float32).tobytes())
+    with pytest.raises(ValueError, match="changed since the model was loaded"):
+        t.numpy()

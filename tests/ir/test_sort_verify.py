@@ -119,3 +119,15 @@ def test_meta_graph_selection_lists_tag_sets():
     assert m.meta_graph(frozenset({"gpu", "serve"})) is b
     with pytest.raises(Exception, match=r"tag sets present: \{serve\}, \{gpu,serve\}"):
         m.meta_graph(frozenset({"train"}))
+
+
+def test_explicit_name_wins_over_a_made_up_one():
+    g = ir.Graph("g")
+    x = g.add_input(ir.Value("x", F))
+    auto = ir.Builder(g).op("Relu", [x], name="r")  # made-up name "r_out0"
+    real = ir.Value("r_out0")
+    node = ir.Node("Neg", [auto], name="n", outputs=[real])
+    g.append(node)
+    assert real.name == "r_out0" and auto.name == "r_out0_1"
+    g.add_output(real)
+    ir.verify(g)

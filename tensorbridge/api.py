@@ -1,0 +1,242 @@
+"""The library entry points. They compose importers, passes, exporters and the runtime; the CLI
+is a thin layer over exactly these calls.
+
+    model = tensorbridge.load("model.onnx")
+    tensorbridge.save(model, "model13.onnx", opset=13)
+    report = tensorbridge.convert("model.onnx", "out.onnx", ConvertOptions(check=True))
+    report = tensorbridge.check("a.onnx", "b.onnx")
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ir
+from ._formats import ONNX, detect_source, detect_target, require_onnx
+from .errors import ModelSaveError, NumericMismatchError, UsageError
+from .reports import CheckReport, ConversionReport, InspectReport, SideInfo
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    phase: str
+    done: int
+    total: int
+
+
+Progress = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class CheckOptions:
+    device: str = "auto"
+    seed: int = 0
+    runs: int = 1
+    shapes: Sequence[str] = ()  # "name=1,224,224,3"
+    inputs: str | Path | None = None  # an .npz file of real inputs
+    atol: float | None = None
+    rtol: float | None = None
+    signature: str | None = None
+
+
+@dataclass
+class ConvertOptions:
+    opset: int | None = None
+    tags: Sequence[str] | None = None
+    signature: str | None = None
+    external_data: bool | None = None
+    overwrite: bool = False
+    check: bool = False
+    check_options: CheckOptions = field(default_factory=CheckOptions)
+    progress: Progress | None = None
+
+
+def load(path: str | Path, *, tags: Sequence[str] | None = None) -> ir.Model:
+    """Read a model (an .onnx file now; SavedModel directories with issue 4) into the IR."""
+    fmt = detect_source(path)
+    require_onnx(fmt, path, "loading")
+    from .converters.onnx import import_onnx
+
+    t0 = time.perf_counter()
+    model = import_onnx(Path(path))
+    logger.info("load %s: %d nodes in %.0f ms", path, _node_count(model), _ms(t0))
+    return model
+
+
+def save(
+    model: ir.Model,
+    path: str | Path,
+    *,
+    opset: int | None = None,
+    external_data: bool | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write the IR model (as an .onnx file now; SavedModel directories with issue 5)."""
+    fmt = detect_target(path)
+    require_onnx(fmt, path, "writing")
+    _check_overwrite(Path(path), overwrite)
+    from .converters.onnx import export_onnx
+
+    t0 = time.perf_counter()
+    out = export_onnx(model, Path(path), opset=opset, external_data=external_data)
+    logger.info("save %s in %.0f ms", path, _ms(t0))
+    return out
+
+
+def convert(
+    src: str | Path, dst: str | Path, options: ConvertOptions | None = None
+) -> ConversionReport:
+    """Load ``src``, write ``dst``; with ``options.check`` run both and compare outputs.
+
+    Raises NumericMismatchError (after writing) when the check fails, carrying the report.
+    """
+    opts = options or ConvertOptions()
+    src, dst = Path(src), Path(dst)
+    if src.resolve() == dst.resolve():
+        raise UsageError(f"{dst}: the output would overwrite the source")
+    _emit(opts.progress, "load", 0, 3)
+    t0 = time.perf_counter()
+    model = load(src, tags=opts.tags)
+    _emit(opts.progress, "save", 1, 3)
+    save(model, dst, opset=opts.opset, external_data=opts.external_data, overwrite=opts.overwrite)
+    report = ConversionReport(
+        SideInfo(str(src), detect_source(src)),
+        SideInfo(str(dst), detect_target(dst)),
+        opset=_written_opset(dst),
+        node_count=_node_count(model),
+        seconds=time.perf_counter() - t0,
+    )
+    if opts.check:
+        _emit(opts.progress, "check", 2, 3)
+        report.check = check(src, dst, opts.check_options)
+        if not report.check.ok:
+            raise NumericMismatchError(f"{dst}: outputs differ from {src}", report=report)
+    _emit(opts.progress, "done", 3, 3)
+    return report
+
+
+def check(
+    src: str | Path, dst: str | Path, options: CheckOptions | None = None
+) -> CheckReport:
+    """Run ``src`` and ``dst`` on the same inputs and compare every output."""
+    from .runtime import Session, compare_outputs, load_npz, make_inputs, parse_shape_overrides
+
+    opts = options or CheckOptions()
+    for p in (src, dst):
+        require_onnx(detect_source(p), p, "checking")
+    a = Session(Path(src), device=opts.device)
+    b = Session(Path(dst), device=opts.device)
+    specs = [tuple(i) for i in a.inputs]
+    feeds_list: list[tuple[int | None, dict]] = []
+    if opts.inputs is not None:
+        feeds_list.append((None, load_npz(opts.inputs, [s[0] for s in specs])))
+    else:
+        shapes = parse_shape_overrides(opts.shapes, [s[0] for s in specs])
+        for k in range(max(1, opts.runs)):
+            feeds_list.append((opts.seed + k, make_inputs(specs, seed=opts.seed + k, shapes=shapes)))
+    runs = [
+        compare_outputs(a.run(feeds), b.run(feeds), atol=opts.atol, rtol=opts.rtol)
+        for _, feeds in feeds_list
+    ]
+    return CheckReport(
+        SideInfo(str(src), ONNX, "onnxruntime", a.provider),
+        SideInfo(str(dst), ONNX, "onnxruntime", b.provider),
+        runs,
+        [seed for seed, _ in feeds_list],
+    )
+
+
+def inspect(path: str | Path) -> InspectReport:
+    """What a model holds: meta graphs, signatures, opsets, op histogram, weight bytes."""
+    model = load(path)
+    fmt = detect_source(path)
+    hist: Counter[str] = Counter()
+    init_count = init_bytes = 0
+    for g in model.graphs():
+        for tree in g.subgraph_tree():
+            hist.update(n.qualified_op for n in tree)
+            for v in tree.initializers.values():
+                if v.const is not None:
+                    init_count += 1
+                    init_bytes += ir.nbytes(v.const)
+    from .converters.onnx.info import read_opsets
+
+    opsets = read_opsets(path)
+    return InspectReport(
+        path=str(path),
+        format=fmt,
+        producer=" ".join(x for x in (model.producer_name, model.producer_version) if x),
+        opsets=opsets,
+        meta_graphs=[_describe_meta_graph(mg) for mg in model.meta_graphs],
+        op_histogram=dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0]))),
+        initializer_count=init_count,
+        initializer_bytes=init_bytes,
+        variable_count=len(model.variables),
+        variable_bytes=sum(ir.nbytes(v.tensor) for v in model.variables.values()),
+    )
+
+
+def supported_ops() -> dict[str, list[str]]:
+    """What each direction supports, by op type."""
+    from .converters.onnx.info import supported_onnx_ops
+
+    onnx_ops = supported_onnx_ops()
+    return {
+        "onnx->ir": onnx_ops,
+        "ir->onnx": onnx_ops,
+        "savedmodel->ir": [],  # issue 4
+        "ir->savedmodel": [],  # issue 5
+    }
+
+
+def example(workdir: str | Path) -> ConversionReport:
+    """The bundled example: convert a small real ONNX model to opset 13 and check it."""
+    src = Path(__file__).parent / "examples" / "small_cnn.onnx"
+    dst = Path(workdir) / "small_cnn.opset13.onnx"
+    return convert(src, dst, ConvertOptions(opset=13, overwrite=True, check=True))
+
+
+# ---- helpers -----------------------------------------------------------------------------
+def _describe_meta_graph(mg: ir.MetaGraph) -> dict:
+    sigs = []
+    for sig in mg.signatures.values():
+        sigs.append(
+            {
+                "key": sig.key,
+                "method": sig.method,
+                "inputs": {k: str(v.type) for k, v in sig.inputs.items()},
+                "outputs": {k: str(v.type) for k, v in sig.outputs.items()},
+            }
+        )
+    return {"tags": sorted(mg.tags), "signatures": sigs}
+
+
+def _node_count(model: ir.Model) -> int:
+    return sum(1 for g in model.graphs() for _ in g.all_nodes())
+
+
+def _written_opset(path: Path) -> int | None:
+    from .converters.onnx.info import read_opset
+
+    return read_opset(path)
+
+
+def _check_overwrite(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise ModelSaveError(f"{path} exists", hint="pass --overwrite to replace it")
+
+
+def _emit(progress: Progress | None, phase: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(ProgressEvent(phase, done, total))
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000
