@@ -139,3 +139,47 @@ def test_npz_inputs(tmp_path):
     np.savez(npz, x=np.ones((2, 3), np.float32))
     r = run("check", str(a), str(a), "--inputs", str(npz), "--json")
     assert r.exit_code == 0 and json.loads(r.output)["runs"][0]["seed"] is None
+
+
+def _bad_models(tmp: Path) -> dict[str, Path]:
+    f = TensorProto.FLOAT
+    io = ([helper.make_tensor_value_info("X", f, [4])], [helper.make_tensor_value_info("Y", f, [4])])
+
+    def save(name, nodes, inits=()):
+        g = helper.make_graph(nodes, "g", *io, list(inits))
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
+        (tmp / name).write_bytes(m.SerializeToString())
+        return tmp / name
+
+    w = onnx.numpy_helper.from_array(np.ones(4, np.float32), "W")
+    ext = onnx.TensorProto()
+    ext.CopyFrom(w)
+    ext.ClearField("raw_data")
+    ext.data_location = TensorProto.EXTERNAL
+    ext.external_data.add(key="location", value="../../etc/passwd")
+    short = onnx.TensorProto()
+    short.CopyFrom(w)
+    short.raw_data = short.raw_data[:-4]
+    add_w = [helper.make_node("Add", ["X", "W"], ["Y"])]
+    return {
+        "cycle": save("cycle.onnx", [helper.make_node("Add", ["X", "b"], ["a"]),
+                                     helper.make_node("Relu", ["a"], ["b"]),
+                                     helper.make_node("Identity", ["a"], ["Y"])]),
+        "never defined": save("undef.onnx", [helper.make_node("Add", ["X", "ghost"], ["Y"])]),
+        "escapes": save("escape.onnx", add_w, [ext]),
+        "bytes": save("short.onnx", add_w, [short]),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("problem", ["cycle", "never defined", "escapes", "bytes"])
+def test_bad_models_one_line_error_and_nothing_written(tmp_path, problem):
+    src = _bad_models(tmp_path)[problem]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = subprocess.run(
+        [sys.executable, "-m", "tensorbridge", "convert", str(src), str(tmp_path / "out.onnx")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert len(lines) == 1 and problem in lines[0] and str(src) in lines[0], proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
