@@ -66,6 +66,9 @@ class UnsupportedOpError(TensorbridgeError):
         parts = []
         for (domain, op), nodes in sorted(self.missing.items()):
             qual = f"{domain}::{op}" if domain else op
+            if not nodes:
+                parts.append(qual)
+                continue
             sample = ", ".join(repr(n) for n in nodes[:3])
             more = ", ..." if len(nodes) > 3 else ""
             parts.append(f"{qual} x{len(nodes)} (e.g. {sample}{more})")
