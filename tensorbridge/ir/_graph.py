@@ -175,6 +175,9 @@ class Graph:
                 _check_removable(n, members)
         for n in batch:
             n.detach_inputs()
+            for sub in n.subgraphs():  # captures inside bodies are uses of outer values too
+                for inner in sub.all_nodes():
+                    inner.detach_inputs()
             self._unlink(n)
 
     def _link(self, node: Node, prev: Node | None, nxt: Node | None) -> None:
@@ -243,8 +246,12 @@ class Graph:
         return name
 
     def unique_value_name(self, base: str) -> str:
-        """Reserve and return a value name not used in this graph."""
-        return self._unique(base, self._value_names)
+        """A value name not used in this graph yet (not reserved: naming a value reserves it)."""
+        name, k = base, 0
+        while name in self._value_names:
+            k += 1
+            name = f"{base}_{k}"
+        return name
 
     # ---- ordering -------------------------------------------------------------------------
     def sort(self) -> None:

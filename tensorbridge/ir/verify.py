@@ -88,11 +88,22 @@ def _check_node(node: Node, graph: Graph, scope: set[Value], opsets: Mapping[str
         if v.producer() is not node or v.index() != i:
             raise IRInvariantError(f"{where} output {i} {v.name!r} has a wrong producer link")
         for use in v._uses:
-            if use.node.graph is None or use.node.inputs[use.index] is not v:
+            if not _attached(use.node) or use.node.inputs[use.index] is not v:
                 raise IRInvariantError(
                     f"{where} output {v.name!r}: stale use by {use.node.op_type} "
                     f"{use.node.name!r} (removed node or edited input)"
                 )
+
+
+def _attached(node: Node) -> bool:
+    """True when the node sits in a graph that is itself attached: a top-level graph, or a
+    subgraph whose owner node is attached (a removed node's bodies are not)."""
+    graph = node.graph
+    while graph is not None:
+        if graph.owner is None:
+            return True
+        graph = graph.owner.graph
+    return False
 
 
 def _raise_undefined(node: Node, i: int, v: Value, graph: Graph) -> None:

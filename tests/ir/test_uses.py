@@ -113,3 +113,15 @@ def test_multi_output_nodes_index_their_outputs():
     g.add_output(node.outputs[1])
     with pytest.raises(ValueError, match="used output"):
         node.resize_outputs(1)
+
+
+def test_removing_a_node_releases_the_captures_of_its_bodies():
+    g, x, y, z = chain()
+    body = ir.Graph("then")
+    body.add_output(ir.Builder(body).op("Neg", [y]))
+    cond = ir.Builder(g).const(np.array(True), "cond")
+    node = ir.Builder(g).node("If", [cond], then_branch=body, else_branch=_const_graph())
+    assert len(y.uses()) == 3
+    g.remove(node)
+    assert [u.node.op_type for u in y.uses()] == ["Mul", "Mul"]
+    ir.verify(g)
