@@ -1,0 +1,70 @@
+"""Model-to-model passes over the IR, and the pipeline that runs them (STYLE.md 4.4).
+
+    from tensorbridge.passes import PassContext, run_passes
+    run_passes(model, ["freeze-variables", "simplify", "cse", "prune-dead-nodes"],
+               PassContext(verify_each=True))
+
+The registry below is an explicit dict (no import-time discovery); ``describe_passes()`` feeds
+``tensorbridge passes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from .. import ir
+from ..errors import UsageError
+from ._clone import clone_graph, clone_model
+from .base import (
+    Pass,
+    PassContext,
+    PassResult,
+    Pipeline,
+    format_op_diff,
+    functional,
+    op_counts,
+    pass_,
+)
+from .cse import cse
+from .freeze import freeze_variables
+from .prune import prune_dead_nodes
+from .simplify import simplify
+
+PASSES: Mapping[str, Pass] = {p.name: p for p in (freeze_variables, simplify, cse, prune_dead_nodes)}
+
+
+def get_pass(name: str) -> Pass:
+    try:
+        return PASSES[name]
+    except KeyError:
+        raise UsageError(f"unknown pass {name!r}", hint=f"available passes: {', '.join(PASSES)}") from None
+
+
+def describe_passes() -> list[tuple[str, str]]:
+    """(name, one-line description) for every registered pass, in registry order."""
+    return [(p.name, p.description) for p in PASSES.values()]
+
+
+def default_pipeline(max_iterations: int = 4) -> Pipeline:
+    """freeze-variables, then simplify + cse + prune-dead-nodes to a fixed point."""
+    cleanup = Pipeline("cleanup", [simplify, cse, prune_dead_nodes], max_iterations=max_iterations)
+    return Pipeline("default", [freeze_variables, cleanup])
+
+
+def run_passes(
+    model: ir.Model,
+    names: Sequence[str],
+    ctx: PassContext | None = None,
+    *,
+    max_iterations: int = 1,
+) -> PassResult:
+    """Run the named passes in order (in place) as one Pipeline; unknown names fail first."""
+    passes = [get_pass(n) for n in names]
+    return Pipeline("run-passes", passes, max_iterations=max_iterations)(model, ctx)
+
+
+__all__ = [
+    "PASSES", "Pass", "PassContext", "PassResult", "Pipeline", "clone_graph", "clone_model",
+    "cse", "default_pipeline", "describe_passes", "format_op_diff", "freeze_variables",
+    "functional", "get_pass", "op_counts", "pass_", "prune_dead_nodes", "run_passes", "simplify",
+]  # fmt: skip
