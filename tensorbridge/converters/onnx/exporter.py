@@ -10,7 +10,7 @@ import onnx
 from tensorbridge import ir
 from tensorbridge.errors import ConversionError, UnsupportedOpError, UsageError
 
-from . import _load
+from . import _load, _lower
 from ._build import GraphBuilder, Placer, function_to_proto, signature_names
 from ._compat import lower_functions
 from ._runtime import max_runtime_ir_version, max_runtime_opset
@@ -114,17 +114,21 @@ def lower_opset(proto: onnx.ModelProto, target: int) -> onnx.ModelProto:
     """``proto`` (at the canonical opset) converted down to ``target``."""
     if target == ir.CANONICAL_OPSET:
         return proto
+    proto = _lower.lower_nodes(proto, target)
     ops = _load.default_ops(proto)
     bad = lower_functions(proto, target)
     if bad:
         raise ConversionError(f"cannot lower model-local functions {bad} to opset {target}")
     try:
-        return _load.convert_opset(proto, target)
+        return _lower.unmark(_load.convert_opset(proto, target))
     except Exception as e:  # noqa: BLE001 - the C++ converter raises assorted types
+        misfit = _lower.misfits(proto, ir.CANONICAL_OPSET, target)
         changed = _changed_ops(ops, target)
+        why = f"nodes that do not fit: {'; '.join(misfit[:5])}" if misfit else \
+            f"ops that differ: {', '.join(changed) or 'none found'}"
         raise ConversionError(
-            f"cannot convert opset {ir.CANONICAL_OPSET} down to {target}; ops that differ: "
-            f"{', '.join(changed) or 'none found'}: {e}"
+            f"cannot convert opset {ir.CANONICAL_OPSET} down to {target}; {why}; "
+            f"onnx version converter: {e}"
         ) from e
 
 

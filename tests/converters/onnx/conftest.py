@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import collections
+import re
+
+
+def _reason_key(reason: str) -> str:
+    """A skip reason without the case name, node names and numbers, to group cases by."""
+    text = reason.split(": ", 1)[-1]
+    text = re.sub(r"'[^']*'", "'_'", text)
+    text = re.sub(r"\[[-0-9, ]*\]|\b\d+\b", "N", text)
+    text = text.split("; onnx version converter:")[0]
+    return text[:150]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -22,6 +32,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.section("ONNX conformance summary")
     for k in sorted(counts):
         terminalreporter.write_line(f"{k}: {counts[k]}")
+    for k in sorted(reasons):
+        if "skip" in k:
+            groups = collections.Counter(_reason_key(r) for r in reasons[k])
+            for reason, n in groups.most_common():
+                terminalreporter.write_line(f"  {k} x{n}: {reason}")
     for k in sorted(reasons):
         if "skip" in k or "fail" in k or "refused" in k or "ort" in k:
             for r in reasons[k][:400]:
