@@ -87,9 +87,36 @@ def build_model_proto(model: ir.Model, *, opset: int | None = None,
     for k, v in model.metadata.items():
         proto.metadata_props.add(key=k, value=v)
     proto.ir_version = max_runtime_ir_version()
+    complete_output_types(proto)
     proto = lower_opset(proto, target)
     proto.ir_version = max_runtime_ir_version()
     return proto
+
+
+def complete_output_types(proto: onnx.ModelProto) -> None:
+    """ONNX requires typed graph outputs: fill unknown ones from onnx's shape inference, and
+    name any output whose element type is still unknown."""
+    missing = [o for o in proto.graph.output if not o.type.HasField("tensor_type")
+               and not o.type.HasField("sequence_type") and not o.type.HasField("optional_type")
+               and not o.type.HasField("map_type") and not o.type.HasField("sparse_tensor_type")]
+    if not missing:
+        return
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto)
+    except onnx.shape_inference.InferenceError as e:
+        logger.debug("shape inference for untyped outputs failed: %s", e)
+        inferred = proto
+    known = {vi.name: vi.type for vi in [*inferred.graph.value_info, *inferred.graph.output]}
+    for out in missing:
+        t = known.get(out.name)
+        if t is None or t.WhichOneof("value") is None or (
+            t.HasField("tensor_type") and not t.tensor_type.elem_type
+        ):
+            raise ConversionError(
+                f"graph output {out.name!r} has no known type and ONNX needs one; give the "
+                "value a type (value.type) before export"
+            )
+        out.type.CopyFrom(t)
 
 
 def _opsets(mg: ir.MetaGraph) -> list[tuple[str, int]]:

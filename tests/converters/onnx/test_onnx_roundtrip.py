@@ -202,3 +202,24 @@ def test_ir_built_model_uses_signature_names(tmp_path):
     assert [o.name for o in proto.graph.output] == ["output"]
     got = _ort.run(proto, [np.array([[-1, 0, 1]], np.float32)])[0]
     np.testing.assert_array_equal(got, [[0, 0, 2]])
+
+
+def test_untyped_graph_output_is_inferred_or_named(tmp_path):
+    from tensorbridge import ir
+    from tensorbridge.converters.onnx import to_model_proto
+    from tensorbridge.errors import ConversionError
+
+    g = ir.Graph("g")
+    x = g.add_input(ir.Value("x", ir.TensorType(ir.DType.FLOAT, (2, 3))))
+    y = ir.Builder(g).op("Relu", [x])
+    y.type = None
+    g.add_output(y)
+    proto = to_model_proto(ir.single_graph_model(g))
+    assert proto.graph.output[0].type.tensor_type.elem_type == 1
+    g2 = ir.Graph("g2")
+    x2 = g2.add_input(ir.Value("x", ir.TensorType(ir.DType.FLOAT, (2,))))
+    z = ir.Builder(g2).op("Foo", [x2], domain="com.acme")
+    g2.add_output(z)
+    m = ir.single_graph_model(g2, opset_imports={"com.acme": 1})
+    with pytest.raises(ConversionError, match="graph output .* has no known type"):
+        to_model_proto(m)
