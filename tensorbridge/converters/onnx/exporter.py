@@ -25,9 +25,13 @@ def default_opset() -> int:
     return min(ir.CANONICAL_OPSET, max_runtime_opset())
 
 
-def check_opset(opset: int | None) -> int:
+def check_opset(opset: int | None, source: int | None = None) -> int:
+    """The opset to write: ``opset`` if given (13 .. newest ORT runs); else the source file's
+    own opset when it is in that range (ONNX -> ONNX keeps the opset), else the default."""
     newest = min(max_runtime_opset(), onnx.defs.onnx_opset_version())
     if opset is None:
+        if source is not None and _load.MIN_OPSET <= source <= newest:
+            return source
         return default_opset()
     if not isinstance(opset, int) or not _load.MIN_OPSET <= opset <= newest:
         raise UsageError(f"--opset {opset} is not supported",
@@ -68,7 +72,8 @@ def check_model(model: onnx.ModelProto | str) -> None:
 def build_model_proto(model: ir.Model, *, opset: int | None = None,
                       meta_graph: ir.MetaGraph | None = None,
                       place: Placer | None = None) -> onnx.ModelProto:
-    target = check_opset(opset)
+    info = model.meta.get("onnx")
+    target = check_opset(opset, info.get("opset") if isinstance(info, dict) else None)
     mg = meta_graph or model.meta_graph()
     refuse_foreign_ops(mg)
     proto = onnx.ModelProto(producer_name=model.producer_name or "tensorbridge",

@@ -42,8 +42,10 @@ def import_onnx(src: str | Path | onnx.ModelProto, *, base_dir: str | Path | Non
     reader = TensorReader(path, base)
     if path is not None and _has_large_inline(proto):
         reader.inline_regions = raw_data_regions(path)
+    source_opset = _load.default_opset(proto.opset_import)
     proto = _load.normalize_opset(proto, path)
     model = _Importer(reader, path).model(proto)
+    model.meta["onnx"]["opset"] = source_opset  # type: ignore[index]
     try:
         ir.verify(model)
     except IRInvariantError as e:
