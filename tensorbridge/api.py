@@ -203,6 +203,108 @@ def example(workdir: str | Path) -> ConversionReport:
     return convert(src, dst, ConvertOptions(opset=13, overwrite=True, check=True))
 
 
+@dataclass
+class OptimizeReport:
+    """What ``optimize`` did: passes run, node counts per op type and file sizes, before/after."""
+
+    src: str
+    dst: str
+    passes: list[str]
+    ops_before: dict[str, int]
+    ops_after: dict[str, int]
+    bytes_before: int
+    bytes_after: int
+    changed: bool
+    seconds: float
+
+    @property
+    def nodes_before(self) -> int:
+        return sum(self.ops_before.values())
+
+    @property
+    def nodes_after(self) -> int:
+        return sum(self.ops_after.values())
+
+    def to_dict(self) -> dict:
+        return {
+            "src": self.src, "dst": self.dst, "passes": self.passes, "changed": self.changed,
+            "nodes_before": self.nodes_before, "nodes_after": self.nodes_after,
+            "ops_before": self.ops_before, "ops_after": self.ops_after,
+            "bytes_before": self.bytes_before, "bytes_after": self.bytes_after,
+            "seconds": round(self.seconds, 3),
+        }  # fmt: skip
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.src} -> {self.dst}",
+            f"passes: {', '.join(self.passes)}",
+            f"nodes: {self.nodes_before} -> {self.nodes_after}",
+            f"file bytes: {self.bytes_before} -> {self.bytes_after}",
+        ]
+        for op in sorted(set(self.ops_before) | set(self.ops_after)):
+            b, a = self.ops_before.get(op, 0), self.ops_after.get(op, 0)
+            lines.append(f"  {op:24s} {b:6d} -> {a:6d}" + ("" if a == b else f"  ({a - b:+d})"))
+        return "\n".join(lines)
+
+
+def list_passes() -> list[tuple[str, str]]:
+    """(name, one-line description) of every registered pass."""
+    from .passes import describe_passes
+
+    return describe_passes()
+
+
+def optimize(
+    src: str | Path,
+    dst: str | Path,
+    passes: list[str] | None = None,
+    keep_signatures: Sequence[str] | None = None,
+    overwrite: bool = False,
+    opset: int | None = None,
+    *,
+    debug: bool = False,
+) -> OptimizeReport:
+    """Load ``src`` (ONNX), run the named passes (default: the default pipeline), save ``dst``.
+
+    Unknown pass names raise UsageError before anything is read. With ``debug`` the IR is
+    verified after every pass.
+    """
+    from .passes import PassContext, Pipeline, default_pipeline, get_pass, op_counts
+
+    src, dst = Path(src), Path(dst)
+    if src.resolve() == dst.resolve():
+        raise UsageError(f"{dst}: the output would overwrite the source")
+    pipeline = default_pipeline() if passes is None else Pipeline(
+        "optimize", [get_pass(n) for n in passes])
+    require_onnx(detect_target(dst), dst, "writing")
+    _check_overwrite(dst, overwrite)
+    t0 = time.perf_counter()
+    model = load(src)
+    before = dict(sorted(op_counts(model).items()))
+    ctx = PassContext(debug=debug, verify_each=debug,
+                      keep_signatures=list(keep_signatures) if keep_signatures else None)
+    result = pipeline(model, ctx)
+    out = save(result.model, dst, opset=opset, overwrite=overwrite)
+    return OptimizeReport(
+        str(src), str(dst), _pass_names(pipeline),
+        before, dict(sorted(op_counts(result.model).items())),
+        _file_bytes(src), _file_bytes(out), result.changed, time.perf_counter() - t0,
+    )  # fmt: skip
+
+
+def _pass_names(p) -> list[str]:
+    inner = getattr(p, "passes", None)
+    return [p.name] if inner is None else [n for q in inner for n in _pass_names(q)]
+
+
+def _file_bytes(path: Path) -> int:
+    """The model file plus ``<stem>.data`` next to it (where export_onnx puts external data).
+
+    Approximate for inputs written by other tools with other external-data names."""
+    data = path.with_name(f"{path.stem}.data")
+    return path.stat().st_size + (data.stat().st_size if data.exists() else 0)
+
+
 # ---- helpers -----------------------------------------------------------------------------
 def _describe_meta_graph(mg: ir.MetaGraph) -> dict:
     sigs = []

@@ -125,6 +125,38 @@ def example(out):
     _emit(_call(lambda: api.example(workdir), False), False)
 
 
+@cli.command()
+@click.argument("src", type=click.Path(exists=True))
+@click.argument("dst", type=click.Path())
+@click.option("--passes", "pass_names", metavar="A,B,C",
+              help="Passes to run, in order (default: the default pipeline; see `passes`).")
+@click.option("--keep-signatures", metavar="A,B", help="Keep only these signatures.")
+@click.option("--opset", type=int, help="Target ONNX opset of DST.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def optimize(ctx, src, dst, pass_names, keep_signatures, opset, overwrite, as_json):
+    """Run optimization passes on SRC and write DST (ONNX)."""
+    names = _split(pass_names)
+    keep = _split(keep_signatures)
+    debug = bool(ctx.obj["debug"])
+    report = _call(
+        lambda: api.optimize(src, dst, names, keep, overwrite, opset, debug=debug), as_json
+    )
+    _emit(report, as_json)
+
+
+@cli.command(name="passes")
+def list_passes():
+    """List the optimization passes, one line each."""
+    for name, description in _call(api.list_passes, False):
+        click.echo(f"{name:20s} {description}")
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
 # ---- plumbing -----------------------------------------------------------------------------
 def _call(fn: Callable[[], Any], as_json: bool) -> Any:
     ctx = click.get_current_context()
