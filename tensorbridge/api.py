@@ -53,6 +53,8 @@ class ConvertOptions:
     signature: str | None = None
     external_data: bool | None = None
     overwrite: bool = False
+    optimize: bool = True  # run the default pass pipeline (--no-optimize skips it)
+    debug: bool = False  # verify the IR after every pass
     check: bool = False
     check_options: CheckOptions = field(default_factory=CheckOptions)
     progress: Progress | None = None
@@ -101,10 +103,14 @@ def convert(
     src, dst = Path(src), Path(dst)
     if src.resolve() == dst.resolve():
         raise UsageError(f"{dst}: the output would overwrite the source")
-    _emit(opts.progress, "load", 0, 3)
+    _emit(opts.progress, "load", 0, 4)
     t0 = time.perf_counter()
     model = load(src, tags=opts.tags)
-    _emit(opts.progress, "save", 1, 3)
+    notes = []
+    if opts.optimize:
+        _emit(opts.progress, "optimize", 1, 4)
+        model, notes = _run_default_pipeline(model, opts.debug)
+    _emit(opts.progress, "save", 2, 4)
     save(model, dst, opset=opts.opset, external_data=opts.external_data, overwrite=opts.overwrite)
     report = ConversionReport(
         SideInfo(str(src), detect_source(src)),
@@ -112,13 +118,14 @@ def convert(
         opset=_written_opset(dst),
         node_count=_node_count(model),
         seconds=time.perf_counter() - t0,
+        notes=notes,
     )
     if opts.check:
-        _emit(opts.progress, "check", 2, 3)
+        _emit(opts.progress, "check", 3, 4)
         report.check = check(src, dst, opts.check_options)
         if not report.check.ok:
             raise NumericMismatchError(f"{dst}: outputs differ from {src}", report=report)
-    _emit(opts.progress, "done", 3, 3)
+    _emit(opts.progress, "done", 4, 4)
     return report
 
 
@@ -290,6 +297,15 @@ def optimize(
         before, dict(sorted(op_counts(result.model).items())),
         _file_bytes(src), _file_bytes(out), result.changed, time.perf_counter() - t0,
     )  # fmt: skip
+
+
+def _run_default_pipeline(model: ir.Model, debug: bool) -> tuple[ir.Model, list[str]]:
+    from .passes import PassContext, default_pipeline, op_counts
+
+    before = sum(op_counts(model).values())
+    result = default_pipeline()(model, PassContext(debug=debug, verify_each=debug))
+    after = sum(op_counts(result.model).values())
+    return result.model, [f"optimized: {before} -> {after} nodes"]
 
 
 def _pass_names(p) -> list[str]:

@@ -183,3 +183,17 @@ def test_bad_models_one_line_error_and_nothing_written(tmp_path, problem):
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert len(lines) == 1 and problem in lines[0] and str(src) in lines[0], proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_convert_optimizes_unless_told_not_to(tmp_path):
+    f = TensorProto.FLOAT
+    nodes = [helper.make_node("Identity", ["x"], ["a"]), helper.make_node("Identity", ["a"], ["b"]),
+             helper.make_node("Relu", ["b"], ["y"])]  # fmt: skip
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", f, [2])],
+                          [helper.make_tensor_value_info("y", f, [2])])  # fmt: skip
+    src = tmp_path / "ids.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), src)
+    assert run("convert", str(src), str(tmp_path / "o.onnx"), "--check").exit_code == 0
+    assert [n.op_type for n in onnx.load(str(tmp_path / "o.onnx")).graph.node] == ["Relu"]
+    assert run("convert", str(src), str(tmp_path / "n.onnx"), "--no-optimize").exit_code == 0
+    assert len(onnx.load(str(tmp_path / "n.onnx")).graph.node) == 3
