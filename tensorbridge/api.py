@@ -43,7 +43,8 @@ class CheckOptions:
     inputs: str | Path | None = None  # an .npz file of real inputs
     atol: float | None = None
     rtol: float | None = None
-    signature: str | None = None
+    signature: str | None = None  # SavedModel sides
+    tags: Sequence[str] | None = None  # SavedModel sides
 
 
 @dataclass
@@ -60,14 +61,21 @@ class ConvertOptions:
     progress: Progress | None = None
 
 
-def load(path: str | Path, *, tags: Sequence[str] | None = None) -> ir.Model:
-    """Read a model (an .onnx file now; SavedModel directories with issue 4) into the IR."""
+def load(
+    path: str | Path, *, tags: Sequence[str] | None = None, signature: str | None = None
+) -> ir.Model:
+    """Read a model into the IR: an .onnx file, or one signature of a SavedModel directory
+    (meta graph by exact tag-set match, signature by key; defaults as TF's loaders choose)."""
     fmt = detect_source(path)
-    require_onnx(fmt, path, "loading")
-    from .converters.onnx import import_onnx
-
     t0 = time.perf_counter()
-    model = import_onnx(Path(path))
+    if fmt == ONNX:
+        from .converters.onnx import import_onnx
+
+        model = import_onnx(Path(path))
+    else:
+        from .converters.savedmodel.importer import import_savedmodel
+
+        model = import_savedmodel(Path(path), tags=tags, signature=signature)
     logger.info("load %s: %d nodes in %.0f ms", path, _node_count(model), _ms(t0))
     return model
 
@@ -105,7 +113,7 @@ def convert(
         raise UsageError(f"{dst}: the output would overwrite the source")
     _emit(opts.progress, "load", 0, 4)
     t0 = time.perf_counter()
-    model = load(src, tags=opts.tags)
+    model = load(src, tags=opts.tags, signature=opts.signature)
     notes = []
     if opts.optimize:
         _emit(opts.progress, "optimize", 1, 4)
@@ -122,7 +130,10 @@ def convert(
     )
     if opts.check:
         _emit(opts.progress, "check", 3, 4)
-        report.check = check(src, dst, opts.check_options)
+        copts = opts.check_options
+        copts.tags = copts.tags if copts.tags is not None else opts.tags
+        copts.signature = copts.signature or opts.signature
+        report.check = check(src, dst, copts)
         if not report.check.ok:
             raise NumericMismatchError(f"{dst}: outputs differ from {src}", report=report)
     _emit(opts.progress, "done", 4, 4)
@@ -133,13 +144,10 @@ def check(
     src: str | Path, dst: str | Path, options: CheckOptions | None = None
 ) -> CheckReport:
     """Run ``src`` and ``dst`` on the same inputs and compare every output."""
-    from .runtime import Session, compare_outputs, load_npz, make_inputs, parse_shape_overrides
+    from .runtime import compare_outputs, load_npz, make_inputs, parse_shape_overrides
 
     opts = options or CheckOptions()
-    for p in (src, dst):
-        require_onnx(detect_source(p), p, "checking")
-    a = Session(Path(src), device=opts.device)
-    b = Session(Path(dst), device=opts.device)
+    (a, side_a), (b, side_b) = _side(src, opts), _side(dst, opts)
     specs = [tuple(i) for i in a.inputs]
     feeds_list: list[tuple[int | None, dict]] = []
     if opts.inputs is not None:
@@ -152,18 +160,43 @@ def check(
         compare_outputs(a.run(feeds), b.run(feeds), atol=opts.atol, rtol=opts.rtol)
         for _, feeds in feeds_list
     ]
+    side_a.provider, side_b.provider = a.provider, b.provider
     return CheckReport(
-        SideInfo(str(src), ONNX, "onnxruntime", a.provider),
-        SideInfo(str(dst), ONNX, "onnxruntime", b.provider),
+        side_a,
+        side_b,
         runs,
         [seed for seed, _ in feeds_list],
     )
 
 
-def inspect(path: str | Path) -> InspectReport:
-    """What a model holds: meta graphs, signatures, opsets, op histogram, weight bytes."""
-    model = load(path)
+def _side(path: str | Path, opts: CheckOptions):
+    """A runtime session for one side of a check, and what runs it. A SavedModel runs
+    through the IR on ONNX Runtime (natively in TensorFlow arrives with issue 6)."""
+    from .runtime import Session
+
     fmt = detect_source(path)
+    if fmt == ONNX:
+        return Session(Path(path), device=opts.device), SideInfo(str(path), fmt, "onnxruntime")
+    model = load(path, tags=opts.tags, signature=opts.signature)
+    session = Session(model, device=opts.device)
+    return session, SideInfo(str(path), fmt, "onnxruntime (via the IR)")
+
+
+def inspect(path: str | Path) -> InspectReport:
+    """What a model holds: meta graphs, signatures, opsets, op histogram, weight bytes (and,
+    for a SavedModel, the ops with no import handler yet)."""
+    fmt = detect_source(path)
+    if fmt != ONNX:
+        from .converters.savedmodel.inspect import describe_savedmodel
+
+        d = describe_savedmodel(path)
+        return InspectReport(
+            path=str(path), format=fmt, producer=d["producer"], opsets={},
+            meta_graphs=d["meta_graphs"], op_histogram=d["op_histogram"],
+            initializer_count=0, initializer_bytes=0, variable_count=d["variable_count"],
+            variable_bytes=d["variable_bytes"], unsupported_ops=d["unsupported_ops"],
+        )  # fmt: skip
+    model = load(path)
     hist: Counter[str] = Counter()
     init_count = init_bytes = 0
     for g in model.graphs():

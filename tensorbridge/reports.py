@@ -101,13 +101,15 @@ class InspectReport:
     initializer_bytes: int
     variable_count: int = 0
     variable_bytes: int = 0
+    unsupported_ops: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(schema_version=SCHEMA_VERSION, **asdict(self))
 
     def summary(self) -> str:
         lines = [f"{self.path} [{self.format}]  producer: {self.producer or '-'}"]
-        lines.append("opsets: " + ", ".join(f"{d or 'ai.onnx'}={v}" for d, v in self.opsets.items()))
+        if self.opsets:
+            lines.append("opsets: " + ", ".join(f"{d or 'ai.onnx'}={v}" for d, v in self.opsets.items()))
         for mg in self.meta_graphs:
             lines.append(f"meta graph tags {{{','.join(mg['tags'])}}}")
             for sig in mg["signatures"]:
@@ -123,6 +125,11 @@ class InspectReport:
         width = max((len(k) for k in self.op_histogram), default=0)
         for op, n in self.op_histogram.items():
             lines.append(f"  {op:<{width}}  {n}")
+        if self.unsupported_ops:
+            lines.append("ops with no handler yet: " + ", ".join(
+                f"{op} x{n}" for op, n in self.unsupported_ops.items()))
+        elif self.format == "savedmodel":
+            lines.append("every op has a handler")
         return "\n".join(lines)
 
 

@@ -123,6 +123,18 @@ class _Importer:
         self._input_sites: dict[int, list[_Site]] = {}
 
     # ---- top level -------------------------------------------------------------------------
+    def survey(self) -> tuple[collections.Counter[str], dict[str, int]]:
+        """TF op histogram of what the signature's outputs need, and the ops with no handler."""
+        self._make_inputs()
+        sites = [self._site(self.main, parse_graph_ref(self._tensor_name(k, info)))
+                 for k, info in sorted(self.sigdef.outputs.items())]
+        order = self._discover(sites)
+        table = TF_IMPORT.resolve(self.opset)
+        hist = collections.Counter(n.op for n in order)
+        missing = collections.Counter(n.op for n in order
+                                      if not self._driver_op(n) and ("", n.op) not in table)
+        return hist, dict(sorted(missing.items()))
+
     def run(self, *, strict: bool) -> ir.Model:
         inputs = self._make_inputs()
         out_sites = {k: self._site(self.main, parse_graph_ref(self._tensor_name(k, info)))
