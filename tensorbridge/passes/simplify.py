@@ -18,8 +18,10 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import ir
-from ._edit import all_graphs, drop_if_dead, is_contract, remove_nodes, replace_value
+from ._edit import all_graphs, drop_if_dead
 from .base import PassContext, PassResult, pass_
+from .simplify_common import ONNX_DOMAINS, bypass, const_array, producer_of, static_shape
+from .simplify_fuse import FUSE_RULES
 
 Rule = Callable[[ir.Model, ir.Node], bool]
 
@@ -30,7 +32,7 @@ def simplify(model: ir.Model, ctx: PassContext) -> PassResult:
     stats: Counter[str] = Counter()
     for g in list(all_graphs(model)):
         for node in g:
-            if node.graph is None or node.domain not in ("", "ai.onnx"):
+            if node.graph is None or node.domain not in ONNX_DOMAINS:
                 continue
             ctx.working_on(node)
             _apply(model, node, stats)
@@ -46,47 +48,6 @@ def _apply(model: ir.Model, node: ir.Node, stats: Counter[str]) -> None:
             if node.graph is not None and rule(model, node):
                 stats[rule.__name__.removeprefix("rule_")] += 1
                 fired = True
-
-
-# ---- shared steps -------------------------------------------------------------------------
-def bypass(model: ir.Model, node: ir.Node, src: ir.Value) -> bool:
-    """Replace ``node`` (whose first output equals ``src``) by ``src``; see the module doc."""
-    out = node.outputs[0]
-    if any(v.has_uses() or is_contract(model, v) for v in node.outputs[1:]):
-        return False
-    if replace_value(model, out, src):
-        remove_nodes(node.graph, [node])
-        return True
-    if node.op_type == "Identity":
-        return False
-    ident = ir.Node("Identity", [src], name=f"{node.name}_identity")
-    ident.outputs[0].type = out.type
-    node.graph.insert_before(node, ident)
-    if not replace_value(model, out, ident.outputs[0]):  # cannot happen: ident is local
-        remove_nodes(node.graph, [ident])
-        return False
-    remove_nodes(node.graph, [node])
-    return True
-
-
-def const_array(v: ir.Value | None, max_bytes: int = 1 << 16) -> np.ndarray | None:
-    """The value's data when it is a small constant; bigger ones are never read."""
-    if v is None or v.const is None or v.const.dtype is ir.DType.STRING:
-        return None
-    if ir.nbytes(v.const) > max_bytes:  # computed from the shape or file region: no read
-        return None
-    return v.const.numpy()
-
-
-def _static(v: ir.Value) -> tuple[int, ...] | None:
-    return tuple(v.shape) if ir.is_static(v.shape) else None  # type: ignore[arg-type]
-
-
-def _producer(v: ir.Value | None, op_type: str) -> ir.Node | None:
-    p = v.producer() if v is not None else None
-    if p is None or p.op_type != op_type or p.domain not in ("", "ai.onnx"):
-        return None
-    return p
 
 
 # ---- rules --------------------------------------------------------------------------------
@@ -113,7 +74,7 @@ def rule_cast_same_type(model: ir.Model, node: ir.Node) -> bool:
 
 
 def rule_transpose_compose(model: ir.Model, node: ir.Node) -> bool:
-    first = _producer(node.inputs[0], "Transpose")
+    first = producer_of(node.inputs[0], "Transpose")
     p1, p2 = _perm(first) if first else None, _perm(node)
     if first is None or p1 is None or p2 is None or len(p1) != len(p2):
         return False
@@ -138,7 +99,7 @@ def _perm(node: ir.Node) -> list[int] | None:
 
 def rule_reshape_same_shape(model: ir.Model, node: ir.Node) -> bool:
     x, target = node.inputs[0], const_array(node.inputs[1])
-    src = _static(x)
+    src = static_shape(x)
     if src is None or target is None or target.ndim != 1:
         return False
     resolved = _resolve_reshape(src, [int(d) for d in target], bool(node.attr("allowzero", 0)))
@@ -160,7 +121,7 @@ def _resolve_reshape(src: tuple[int, ...], dims: list[int], allowzero: bool):
 
 def rule_reshape_chain(model: ir.Model, node: ir.Node) -> bool:
     """Reshape(Reshape(x, s1), s2) -> Reshape(x, s2) when s2 does not copy dims (no 0)."""
-    first = _producer(node.inputs[0], "Reshape")
+    first = producer_of(node.inputs[0], "Reshape")
     target = const_array(node.inputs[1])
     if first is None or target is None:
         return False
@@ -171,10 +132,118 @@ def rule_reshape_chain(model: ir.Model, node: ir.Node) -> bool:
     return True
 
 
+def rule_cast_chain(model: ir.Model, node: ir.Node) -> bool:
+    """Cast(Cast(x, T2), T3) -> Cast(x, T3) when T1 -> T2 is a lossless widening.
+
+    Every T1 value is exactly a T2 value then, so the outer Cast sees the same numbers either
+    way (int8->int32->int64 is int8->int64; float16->float32->float16 becomes a same-type Cast,
+    removed by rule_cast_same_type). A narrowing or inexact inner Cast (float->int,
+    int32->float32, float32->float16) changes values and stays.
+    """
+    first = producer_of(node.inputs[0], "Cast")
+    if first is None or first.inputs[0] is None or first.attr("to") is None:
+        return False
+    src, mid = first.inputs[0].dtype, ir.DType.from_onnx(int(first.attr("to")))
+    if src is None or mid not in _LOSSLESS.get(src, ()):
+        return False
+    node.set_input(0, first.inputs[0])
+    drop_if_dead(model, first)
+    return True
+
+
+def _lossless_table() -> dict[ir.DType, frozenset[ir.DType]]:
+    """T1 -> the types that hold every T1 value exactly (bool, ints, IEEE floats only)."""
+    D = ir.DType
+    wider = {  # direct widenings; the table is their transitive closure
+        D.BOOL: (D.INT8, D.UINT8),
+        D.INT8: (D.INT16, D.FLOAT16, D.BFLOAT16),
+        D.UINT8: (D.UINT16, D.INT16, D.FLOAT16, D.BFLOAT16),
+        D.INT16: (D.INT32, D.FLOAT),
+        D.UINT16: (D.UINT32, D.INT32, D.FLOAT),
+        D.INT32: (D.INT64, D.DOUBLE),
+        D.UINT32: (D.UINT64, D.INT64, D.DOUBLE),
+        D.FLOAT16: (D.FLOAT,),
+        D.BFLOAT16: (D.FLOAT,),
+        D.FLOAT: (D.DOUBLE,),
+    }
+    table: dict[ir.DType, frozenset[ir.DType]] = {}
+    for t in wider:
+        seen: dict[ir.DType, None] = {}
+        todo = list(wider[t])
+        while todo:
+            u = todo.pop()
+            if u not in seen:
+                seen[u] = None
+                todo.extend(wider.get(u, ()))
+        table[t] = frozenset(seen)
+    return table
+
+
+_LOSSLESS = _lossless_table()
+
+
+def rule_pad_nothing(model: ir.Model, node: ir.Node) -> bool:
+    """Pad whose constant pads are all zero (any mode, any axes) returns its input."""
+    pads = const_array(node.inputs[1] if len(node.inputs) > 1 else None)
+    if pads is None or pads.size == 0 or bool((pads != 0).any()):
+        return False
+    return bypass(model, node, node.inputs[0])
+
+
+def rule_slice_everything(model: ir.Model, node: ir.Node) -> bool:
+    """Slice whose every (start, end, step) covers its whole axis returns its input.
+
+    Exact ONNX semantics: negative starts/ends count from the end, then clamp to [0, dim]; a
+    step must be 1. An axis of unknown size qualifies only with start 0 and end INT64_MAX.
+    """
+    x = node.inputs[0]
+    args = [const_array(v) for v in node.inputs[1:5]] + [None] * (5 - len(node.inputs))
+    starts, ends, axes, steps = args[:4]
+    if x.shape is None or starts is None or ends is None or starts.ndim != 1 or starts.shape != ends.shape:
+        return False
+    rank = len(x.shape)
+    axes = np.arange(len(starts)) if node.inputs[3:4] in ((), (None,)) else axes
+    steps = np.ones(len(starts), np.int64) if node.inputs[4:5] in ((), (None,)) else steps
+    if axes is None or steps is None or axes.shape != starts.shape or steps.shape != starts.shape:
+        return False
+    for a, b, e, s in zip(axes.tolist(), starts.tolist(), ends.tolist(), steps.tolist(), strict=True):
+        if not -rank <= a < rank or s != 1 or not _covers(x.shape[a], b, e):
+            return False
+    return bypass(model, node, x)
+
+
+def _covers(dim: object, start: int, end: int) -> bool:
+    if not isinstance(dim, int):
+        return start == 0 and end >= _INT64_MAX
+    start = min(max(start + dim if start < 0 else start, 0), dim)
+    end = min(max(end + dim if end < 0 else end, 0), dim)
+    return dim == 0 or (start == 0 and end == dim)
+
+
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+def rule_expand_same_shape(model: ir.Model, node: ir.Node) -> bool:
+    """Expand whose broadcast result has the input's own static shape returns its input."""
+    x, target = node.inputs[0], const_array(node.inputs[1])
+    src = static_shape(x)
+    if src is None or target is None or target.ndim != 1:
+        return False
+    try:
+        out = np.broadcast_shapes(src, tuple(int(d) for d in target))
+    except ValueError:
+        return False
+    return tuple(out) == src and bypass(model, node, x)
+
+
 RULES: dict[str, tuple[Rule, ...]] = {
     "Identity": (rule_identity,),
     "Dropout": (rule_dropout,),
-    "Cast": (rule_cast_same_type,),
+    "Cast": (rule_cast_chain, rule_cast_same_type),
+    "Pad": (rule_pad_nothing,),
+    "Slice": (rule_slice_everything,),
+    "Expand": (rule_expand_same_shape,),
     "Transpose": (rule_transpose_compose, rule_transpose_identity),
     "Reshape": (rule_reshape_chain, rule_reshape_same_shape),
+    **FUSE_RULES,
 }
