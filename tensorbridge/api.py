@@ -55,6 +55,7 @@ class ConvertOptions:
     external_data: bool | None = None
     overwrite: bool = False
     optimize: bool = True  # run the default pass pipeline (--no-optimize skips it)
+    inputs_as_nchw: Sequence[str] = ()  # image inputs to make NCHW (no entry Transpose)
     debug: bool = False  # verify the IR after every pass
     check: bool = False
     check_options: CheckOptions = field(default_factory=CheckOptions)
@@ -117,7 +118,7 @@ def convert(
     notes = []
     if opts.optimize:
         _emit(opts.progress, "optimize", 1, 4)
-        model, notes = _run_default_pipeline(model, opts.debug)
+        model, notes = _run_default_pipeline(model, opts.debug, opts.inputs_as_nchw)
     _emit(opts.progress, "save", 2, 4)
     save(model, dst, opset=opts.opset, external_data=opts.external_data, overwrite=opts.overwrite)
     report = ConversionReport(
@@ -332,11 +333,14 @@ def optimize(
     )  # fmt: skip
 
 
-def _run_default_pipeline(model: ir.Model, debug: bool) -> tuple[ir.Model, list[str]]:
+def _run_default_pipeline(
+    model: ir.Model, debug: bool, inputs_as_nchw: Sequence[str] = ()
+) -> tuple[ir.Model, list[str]]:
     from .passes import PassContext, default_pipeline, op_counts
 
     before = sum(op_counts(model).values())
-    result = default_pipeline()(model, PassContext(debug=debug, verify_each=debug))
+    ctx = PassContext(debug=debug, verify_each=debug, inputs_as_nchw=tuple(inputs_as_nchw))
+    result = default_pipeline()(model, ctx)
     after = sum(op_counts(result.model).values())
     return result.model, [f"optimized: {before} -> {after} nodes"]
 

@@ -65,11 +65,13 @@ def _make_check_options(kw: dict[str, Any]) -> api.CheckOptions:
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("--optimize/--no-optimize", default=True, show_default=True,
               help="Run the default pass pipeline (freeze, fold, simplify, cse, prune).")
+@click.option("--inputs-as-nchw", metavar="NAME[,NAME]",
+              help="Image inputs to take in NCHW layout (no entry Transpose left for them).")
 @click.option("--check", "run_check", is_flag=True, help="Run both models and compare outputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_check_options
-def convert(src, dst, opset, tags, signature, external_data, overwrite, optimize, run_check,
-            as_json, **kw):
+def convert(src, dst, opset, tags, signature, external_data, overwrite, optimize, inputs_as_nchw,
+            run_check, as_json, **kw):
     """Convert SRC to DST (the format follows DST: .onnx is ONNX)."""
     options = api.ConvertOptions(
         opset=opset,
@@ -78,6 +80,7 @@ def convert(src, dst, opset, tags, signature, external_data, overwrite, optimize
         external_data=external_data,
         overwrite=overwrite,
         optimize=optimize,
+        inputs_as_nchw=tuple(inputs_as_nchw.split(",")) if inputs_as_nchw else (),
         debug=click.get_current_context().obj["debug"],
         check=run_check,
         check_options=_make_check_options(kw),

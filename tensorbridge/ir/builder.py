@@ -58,13 +58,16 @@ class Builder:
         num_outputs: int = 1,
         name: str = "",
         types: Sequence[TypeSpec | None] | None = None,
-        **attrs: Any,
+        attrs: dict[str, Any] | None = None,
+        **more_attrs: Any,
     ) -> Node:
+        """Build and insert a node. Attributes come as keywords, or in ``attrs`` for names
+        that clash with this method's own parameters (ONNX Split's ``num_outputs``)."""
         outputs = [Value(type=t) for t in types] if types is not None else None
         node = Node(
             op_type,
             inputs,
-            attrs,
+            {**(attrs or {}), **more_attrs},
             domain=domain,
             name=self.prefix + (name or op_type),
             num_outputs=num_outputs,

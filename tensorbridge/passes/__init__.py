@@ -28,11 +28,12 @@ from .base import (
 from .cse import cse
 from .fold_constants import fold_constants
 from .freeze import freeze_variables
+from .layout import layout
 from .prune import prune_dead_nodes
 from .simplify import simplify
 
 PASSES: Mapping[str, Pass] = {
-    p.name: p for p in (freeze_variables, fold_constants, simplify, cse, prune_dead_nodes)
+    p.name: p for p in (freeze_variables, fold_constants, layout, simplify, cse, prune_dead_nodes)
 }
 
 
@@ -49,9 +50,11 @@ def describe_passes() -> list[tuple[str, str]]:
 
 
 def default_pipeline(max_iterations: int = 4) -> Pipeline:
-    """freeze-variables, then fold-constants + simplify + cse + prune-dead-nodes to a fixed point."""
+    """freeze-variables, then fold-constants + layout + simplify + cse + prune-dead-nodes to a
+    fixed point."""
     cleanup = Pipeline(
-        "cleanup", [fold_constants, simplify, cse, prune_dead_nodes], max_iterations=max_iterations
+        "cleanup", [fold_constants, layout, simplify, cse, prune_dead_nodes],
+        max_iterations=max_iterations,
     )
     return Pipeline("default", [freeze_variables, cleanup])
 
@@ -71,5 +74,5 @@ def run_passes(
 __all__ = [
     "PASSES", "Pass", "PassContext", "PassResult", "Pipeline", "clone_graph", "clone_model",
     "cse", "default_pipeline", "describe_passes", "fold_constants", "format_op_diff", "freeze_variables",
-    "functional", "get_pass", "op_counts", "pass_", "prune_dead_nodes", "run_passes", "simplify",
+    "functional", "get_pass", "layout", "op_counts", "pass_", "prune_dead_nodes", "run_passes", "simplify",
 ]  # fmt: skip

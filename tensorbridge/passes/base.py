@@ -55,6 +55,8 @@ class PassContext:
     # cse: constants up to this many bytes are compared by value (larger ones by identity,
     # or by file region for external tensors); lazy tensors over the limit are never read
     cse_const_size_limit: int = 1 << 16
+    # layout: graph inputs (by name) to make NCHW, so no entry Transpose is left for them
+    inputs_as_nchw: Sequence[str] = ()
     # run state (set by passes and pipelines; not a knob)
     current_node: ir.Node | None = field(default=None, compare=False, repr=False)
     history: list[str] = field(default_factory=list, compare=False, repr=False)

@@ -125,3 +125,10 @@ def test_removing_a_node_releases_the_captures_of_its_bodies():
     g.remove(node)
     assert [u.node.op_type for u in y.uses()] == ["Mul", "Mul"]
     ir.verify(g)
+
+
+def test_builder_attrs_that_clash_with_its_parameters():
+    g = ir.Graph("g")
+    x = g.add_input(ir.Value("x", F))
+    node = ir.Builder(g).node("Split", [x], num_outputs=2, attrs={"num_outputs": 2, "axis": 1})
+    assert len(node.outputs) == 2 and node.attr("num_outputs") == 2 and node.attr("axis") == 1
