@@ -309,8 +309,8 @@ def build_import_tf2_ops(out: Path) -> None:
 
         @tf.function(input_signature=[tf.TensorSpec([None, 4], f32, name="x")])
         def unsupported(self, x):  # ops with no handler yet: the ONNX export must refuse them
-            return {"y": tf.math.cumsum(x[:, 1:], axis=1) + tf.math.cumsum(x[:, :3], axis=1)
-                    + tf.math.cumprod(x[:, 1:], axis=1)}
+            return {"y": tf.math.lgamma(x[:, 1:]) + tf.math.lgamma(x[:, :3])
+                    + tf.math.digamma(x[:, 1:])}
 
     m = Ops()
     tf.saved_model.save(m, str(out), signatures={
@@ -388,3 +388,271 @@ def build_import_tf2_cnn(out: Path) -> None:
 
     m = Cnn()
     tf.saved_model.save(m, str(out), signatures={"conv": m.conv, "slices": m.slices})
+
+
+@_cached
+def build_import_array_ops(out: Path) -> None:
+    """A tf.Module with signatures `shaping`, `indexing` and `scan` covering the split, pad,
+    slice, index, scatter, top-k, one-hot, range, cumulative and einsum import handlers
+    (inputs have a None batch dim; negative axes, int32 and float, TF's edge cases)."""
+    import tensorflow as tf
+
+    f32, i32 = tf.float32, tf.int32
+    raw = tf.raw_ops
+
+    class ArrayOps(tf.Module):
+        @tf.function(input_signature=[
+            tf.TensorSpec([None, 6], f32, name="x"), tf.TensorSpec([None, 6], i32, name="i")])
+        def shaping(self, x, i):
+            x3 = tf.reshape(x, [-1, 2, 3])
+            n = tf.shape(x)[0]
+            s3 = tf.split(x, 3, axis=1)
+            sn = tf.split(i, 2, axis=-1)
+            sv = tf.split(x, [1, -1, 2], axis=1)
+            sv_last = tf.split(i, [4, -1], axis=-1)
+            sv_first = tf.split(x, [-1, 2], axis=1)
+            sv_zero = tf.split(x, [2, -1, 0], axis=1)
+            sv_plain = tf.split(x3, [1, 2], axis=-1)
+            u = tf.unstack(x3, axis=1)
+            un = tf.unstack(x3, axis=-1)
+            return {
+                "split_0": s3[0], "split_1": s3[1], "split_2": s3[2], "split_neg_0": sn[0],
+                "split_neg_1": sn[1], "split_one": tf.split(x, 1, axis=0)[0],
+                "splitv_0": sv[0], "splitv_1": sv[1], "splitv_2": sv[2],
+                "splitv_last_0": sv_last[0], "splitv_last_1": sv_last[1],
+                "splitv_first_0": sv_first[0], "splitv_first_1": sv_first[1],
+                "splitv_zero_0": sv_zero[0], "splitv_zero_1": sv_zero[1],
+                "splitv_zero_2": sv_zero[2], "splitv_plain_0": sv_plain[0],
+                "splitv_plain_1": sv_plain[1],
+                "unstack_0": u[0], "unstack_1": u[1], "unstack_neg_2": un[2],
+                "tile": tf.tile(x, [2, 1]), "tile_i": tf.tile(i, tf.stack([1, n])),
+                "pad": tf.pad(x, [[1, 0], [2, 3]]),
+                "padv2": tf.pad(x3, [[0, 1], [1, 1], [0, 2]], constant_values=2.5),
+                "pad_i": tf.pad(i, [[0, 0], [1, 2]], constant_values=-7),
+                "pad_dynamic": tf.pad(x, tf.stack([[0, 0], [n, 1]])),
+                "mirror_reflect": tf.pad(x3, [[0, 0], [1, 1], [2, 1]], mode="REFLECT"),
+                "mirror_symmetric": tf.pad(x3, [[0, 0], [1, 2], [3, 2]], mode="SYMMETRIC"),
+                "mirror_reflect_i": tf.pad(i, [[0, 0], [5, 0]], mode="REFLECT"),
+                "mirror_symmetric_i": tf.pad(i, [[1, 0], [0, 6]], mode="SYMMETRIC"),
+                "slice": tf.slice(x, [0, 1], [-1, 3]),
+                "slice_i": tf.slice(i, [0, 2], [1, -1]),
+                "slice_dynamic": tf.slice(x3, tf.stack([0, n * 0 + 1, 1]), tf.stack([n, -1, 2])),
+                "reverse": tf.reverse(x, [1]), "reverse_neg": tf.reverse(x3, [0, -1]),
+                "reverse_i": tf.reverse(i, [-2]),
+                "broadcast": tf.broadcast_to(x[:, :1], tf.shape(x)),
+                "broadcast_const": tf.broadcast_to(tf.constant([1, 2, 3]), [2, 3]),
+                "fill_dynamic": tf.fill(tf.stack([n, 2]), 7),
+            }
+
+        @tf.function(input_signature=[
+            tf.TensorSpec([None, 6], f32, name="x"), tf.TensorSpec([None, 6], i32, name="i"),
+            tf.TensorSpec([5], i32, name="ids")])
+        def indexing(self, x, i, ids):
+            n = tf.shape(x)[0]
+            x3 = tf.reshape(x, [-1, 2, 3])
+            table = tf.reshape(tf.range(24, dtype=f32) * 0.5, [4, 6])
+            tk, ti = tf.math.top_k(x, 3)
+            tki, tii = tf.math.top_k(i, 4)  # ints in -9..9: many ties
+            nd_idx = tf.stack([tf.math.floormod(ids, 4), tf.math.floormod(ids, 6)], axis=1)
+            dup = tf.constant([[1], [3], [1], [0], [1]])
+            upd = tf.cast(ids, f32)[:, None] * tf.constant([1.0, 2.0, 3.0])
+            return {
+                "argmax": tf.argmax(x, axis=1), "argmin_neg": tf.argmin(x, axis=-1),
+                "argmax_i32": tf.argmax(x, axis=0, output_type=i32),
+                "argmax_ties": tf.argmax(i, axis=1), "argmin_ties": tf.argmin(i, axis=0),
+                "topk_v": tk, "topk_i": ti, "topk_ties_v": tki, "topk_ties_i": tii,
+                "topk_all": tf.math.top_k(x, 6).indices,
+                "gather_nd": tf.gather_nd(table, nd_idx),
+                "gather_nd_rows": tf.gather_nd(x, tf.zeros([2, 1], i32)),
+                "gather_nd_var_i": tf.gather_nd(i, [[0, 5], [0, 0]]),
+                "scatter_nd": tf.scatter_nd(dup, upd, [4, 3]),
+                "scatter_nd_i": tf.scatter_nd(dup, ids, tf.stack([n * 0 + 4])),
+                "one_hot": tf.one_hot(ids, 5),  # ids in -9..9: negatives and >= depth too
+                "one_hot_axis0": tf.one_hot(ids, 4, on_value=2.0, off_value=-1.0, axis=0),
+                "one_hot_i": tf.one_hot(tf.math.floormod(i, 7) - 2, 5, dtype=i32),
+                "range_i": tf.range(n), "range_neg": tf.range(10, n, -3),
+                "range_f": tf.range(0.5, tf.cast(n, f32) * 1.5 + 2.0, 0.7),
+                "where_bool": tf.where(x > 0), "where_int": tf.where(i),
+                "band_lower": tf.linalg.band_part(x3, -1, 0),
+                "band_1_2": tf.linalg.band_part(tf.reshape(x, [-1, 3, 2]), 1, 0),
+                "band_upper": tf.linalg.band_part(x3, 0, -1),
+                "band_dynamic": tf.linalg.band_part(x3, tf.cast(n * 0 + 1, tf.int64), -1),
+                # Keras' causal attention mask: band_part on bool ones of a dynamic size
+                "band_bool_causal": tf.linalg.band_part(tf.ones(tf.stack([n, n + 1]), tf.bool),
+                                                        -1, 0),
+            }
+
+        @tf.function(input_signature=[
+            tf.TensorSpec([None, 6], f32, name="x"), tf.TensorSpec([None, 6], i32, name="i"),
+            tf.TensorSpec([None, 3, 4], f32, name="y"),
+            tf.TensorSpec([None, 4, 5], f32, name="z")])
+        def scan(self, x, i, y, z):
+            return {
+                "cumsum": tf.math.cumsum(x, axis=1), "cumsum_neg": tf.math.cumsum(x, axis=-1),
+                "cumsum_excl": tf.math.cumsum(x, axis=1, exclusive=True),
+                "cumsum_rev": tf.math.cumsum(x, axis=1, reverse=True),
+                "cumsum_both": tf.math.cumsum(x, axis=0, exclusive=True, reverse=True),
+                "cumsum_i": tf.math.cumsum(i, axis=1),
+                "cumprod": tf.math.cumprod(x, axis=1),
+                "cumprod_both": tf.math.cumprod(x, axis=-1, exclusive=True, reverse=True),
+                "einsum_bmm": tf.einsum("bij,bjk->bik", y, z),
+                "einsum_t": tf.einsum("bij->bji", y),
+                "einsum_ellipsis": tf.einsum("...ij,...jk->...ik", y, z),
+                "einsum_dot": tf.einsum("bi,bi->b", x, x),
+                "bmm_v1": raw.BatchMatMul(x=y, y=z),
+                "bmm_v1_adj_x": raw.BatchMatMul(x=y, y=y, adj_x=True),
+                "bmm_v1_adj_y": raw.BatchMatMul(x=z, y=z, adj_y=True),
+            }
+
+    m = ArrayOps()
+    tf.saved_model.save(m, str(out), signatures={
+        "shaping": m.shaping, "indexing": m.indexing, "scan": m.scan})
+
+
+@_cached
+def build_import_tf2_nn_ops(out: Path) -> None:
+    """A tf.Module for the nn/conv/image import handlers: signatures `conv` (depthwise, Conv1D,
+    Conv2DBackpropInput, MaxPoolV2, LRN; x [None, 9, 9, 3]), `conv3d` (Conv3D, 3-D pools;
+    v [None, 5, 7, 6, 3]), `norm` (FusedBatchNorm*, both layouts, inference and training, plus
+    activations; x [None, 5, 6, 4]) and `image` (resizes, SpaceToDepth/DepthToSpace;
+    x [None, 5, 7, 3], d [None, 3, 4, 8])."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    f32 = tf.float32
+
+    def var(shape, name, low=None):
+        data = rng.standard_normal(shape) if low is None else rng.uniform(low, 2.0, shape)
+        return tf.Variable(data.astype(np.float32), name=name)
+
+    class NnOps(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dw2 = var((3, 3, 3, 2), "dw2")
+            self.dw3 = var((2, 3, 3, 3), "dw3")
+            self.k1 = var((3, 27, 4), "k1")
+            self.kt = var((3, 3, 4, 3), "kt")  # [H, W, out, in]
+            self.kt2 = var((2, 2, 5, 3), "kt2")
+            self.k3 = var((3, 2, 3, 3, 4), "k3")
+            self.scale, self.offset = var(4, "scale"), var(4, "offset")
+            self.mean, self.variance = var(4, "mean"), var(4, "variance", low=0.5)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 9, 9, 3], f32, name="x")])
+        def conv(self, x):
+            dw = tf.raw_ops.DepthwiseConv2dNative
+            batch = tf.shape(x)[0]
+            ct = tf.nn.conv2d_transpose
+            return {
+                "dw_same_s1": tf.nn.depthwise_conv2d(x, self.dw2, [1, 1, 1, 1], "SAME"),
+                "dw_valid_s2": tf.nn.depthwise_conv2d(x, self.dw3, [1, 2, 2, 1], "VALID"),
+                "dw_same_s2": dw(input=x, filter=self.dw3, strides=[1, 2, 2, 1], padding="SAME"),
+                "dw_dilated": dw(input=x, filter=self.dw2, strides=[1, 1, 1, 1], padding="SAME",
+                                 dilations=[1, 2, 2, 1]),
+                "dw_explicit": dw(input=x, filter=self.dw2, strides=[1, 1, 1, 1],
+                                  padding="EXPLICIT", explicit_paddings=[0, 0, 1, 2, 0, 1, 0, 0]),
+                "conv1d": tf.nn.conv1d(tf.reshape(x, [-1, 9, 27]), self.k1, 2, "SAME"),
+                "conv1d_valid": tf.nn.conv1d(tf.reshape(x, [-1, 9, 27]), self.k1, 1, "VALID",
+                                             dilations=2),
+                "convt_same_s2": ct(x, self.kt, tf.stack([batch, 18, 18, 4]), 2, "SAME"),
+                "convt_same_s2_odd": ct(x, self.kt, tf.stack([batch, 17, 17, 4]), 2, "SAME"),
+                "convt_valid_s2": ct(x, self.kt, tf.stack([batch, 19, 19, 4]), 2, "VALID"),
+                "convt_valid_s2_pad": ct(x, self.kt, tf.stack([batch, 20, 20, 4]), 2, "VALID"),
+                "convt_same_s1": ct(x, self.kt, tf.stack([batch, 9, 9, 4]), 1, "SAME"),
+                "convt_k2_s3": ct(x, self.kt2, tf.stack([batch, 27, 26, 5]), [3, 3], "SAME"),
+                "convt_explicit": ct(x, self.kt, tf.stack([batch, 17, 18, 4]), 2,
+                                     [[0, 0], [1, 1], [0, 2], [0, 0]]),
+                # an input of unknown spatial shape at import: SAME becomes auto_pad
+                "dw_same_s2_auto": dw(input=tf.nn.relu(x), filter=self.dw2,
+                                      strides=[1, 2, 2, 1], padding="SAME"),
+                "maxpool_v2": tf.raw_ops.MaxPoolV2(input=x, ksize=tf.constant([1, 3, 3, 1]),
+                                                   strides=tf.constant([1, 2, 2, 1]),
+                                                   padding="SAME"),
+                "lrn": tf.nn.local_response_normalization(x, 1, 1.5, 0.3, 0.75),
+                "lrn_default": tf.nn.local_response_normalization(x),
+            }
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 5, 7, 6, 3], f32, name="v")])
+        def conv3d(self, v):
+            c = tf.nn.conv3d
+            one = [1] * 5
+            c3, empty = tf.constant([0.5, 1.0, 2.0]), tf.constant([], f32)
+            return {
+                "same_s1": c(v, self.k3, one, "SAME"),
+                "valid_s2": c(v, self.k3, [1, 2, 2, 2, 1], "VALID"),
+                "same_s2": c(v, self.k3, [1, 2, 2, 2, 1], "SAME"),
+                "maxpool_same": tf.nn.max_pool3d(v, 2, 2, "SAME"),
+                "maxpool_valid": tf.nn.max_pool3d(v, [3, 2, 3], [1, 2, 2], "VALID"),
+                "avgpool_same": tf.nn.avg_pool3d(v, 3, 2, "SAME"),
+                "same_s2_auto": c(tf.nn.relu(v), self.k3, [1, 2, 2, 2, 1], "SAME"),
+                "fbn_ndhwc": tf.raw_ops.FusedBatchNormV3(
+                    x=v, scale=c3, offset=-c3, mean=c3 * 0.5, variance=c3 * 2.0,
+                    is_training=False, data_format="NDHWC").y,
+                "fbn_ndhwc_train": tf.raw_ops.FusedBatchNormV3(
+                    x=v, scale=c3, offset=-c3, mean=empty, variance=empty,
+                    data_format="NDHWC").y,
+            }
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 5, 6, 4], f32, name="x")])
+        def norm(self, x):
+            args = {"scale": self.scale, "offset": self.offset, "mean": self.mean,
+                    "variance": self.variance}
+            empty = {"scale": self.scale, "offset": self.offset, "mean": tf.constant([], f32),
+                     "variance": tf.constant([], f32)}
+            nchw = tf.transpose(x, [0, 3, 1, 2])
+            v3 = tf.raw_ops.FusedBatchNormV3(x=x, is_training=False, **args)  # epsilon 1e-4
+            v3c = tf.raw_ops.FusedBatchNormV3(x=nchw, epsilon=0.01, data_format="NCHW",
+                                              is_training=False, **args)
+            t3 = tf.raw_ops.FusedBatchNormV3(x=x, epsilon=0.001, **empty)  # is_training: true
+            t3c = tf.raw_ops.FusedBatchNormV3(x=nchw, data_format="NCHW", **empty)
+            avg = tf.raw_ops.FusedBatchNormV3(x=x, exponential_avg_factor=0.25, **args)
+            return {
+                "v3_nhwc": v3.y, "v3_mean": v3.batch_mean, "v3_var": v3.batch_variance,
+                "v3_nchw": v3c.y,
+                "v1": tf.raw_ops.FusedBatchNorm(x=x, epsilon=0.003, is_training=False, **args).y,
+                "v2_nchw": tf.raw_ops.FusedBatchNormV2(x=nchw, data_format="NCHW",
+                                                       is_training=False, **args).y,
+                "train_y": t3.y, "train_mean": t3.batch_mean, "train_var": t3.batch_variance,
+                "train_nchw": t3c.y, "train_nchw_var": t3c.batch_variance,
+                "avg_y": avg.y, "avg_mean": avg.batch_mean, "avg_var": avg.batch_variance,
+                "softsign": tf.nn.softsign(x), "erf": tf.math.erf(x),
+                "gelu": tf.nn.gelu(x), "gelu_tanh": tf.nn.gelu(x, approximate=True),
+                "silu": tf.nn.silu(x), "relu6": tf.nn.relu6(x * 4.0),
+            }
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 5, 7, 3], f32, name="x"),
+                                      tf.TensorSpec([None, 3, 4, 8], f32, name="d")])
+        def image(self, x, d):
+            out = {}
+            for name, ac, hp in (("legacy", False, False), ("corners", True, False),
+                                 ("half", False, True)):
+                for size_name, size in (("up", [9, 12]), ("down", [3, 4]), ("one", [1, 5])):
+                    out[f"bilinear_{name}_{size_name}"] = tf.raw_ops.ResizeBilinear(
+                        images=x, size=size, align_corners=ac, half_pixel_centers=hp)
+                    out[f"nearest_{name}_{size_name}"] = tf.raw_ops.ResizeNearestNeighbor(
+                        images=x, size=size, align_corners=ac, half_pixel_centers=hp)
+            out["bilinear_int"] = tf.raw_ops.ResizeBilinear(
+                images=tf.cast(x * 10.0, tf.int32), size=[8, 11], half_pixel_centers=True)
+            out["image_resize"] = tf.image.resize(x, [10, 13])
+            out["image_resize_nn"] = tf.image.resize(x, [4, 13], method="nearest")
+            out["space_to_depth"] = tf.nn.space_to_depth(x[:, :4, :6], 2)
+            out["depth_to_space"] = tf.nn.depth_to_space(d, 2)
+            return out
+
+        # refused by the converter: a training-only output used, a data-dependent output size
+        @tf.function(input_signature=[tf.TensorSpec([None, 5, 6, 4], f32, name="x")])
+        def reserve_used(self, x):
+            bn = tf.raw_ops.FusedBatchNormV3(x=x, scale=self.scale, offset=self.offset,
+                                             mean=self.mean, variance=self.variance,
+                                             is_training=False)
+            return {"r": bn.reserve_space_2 + 1.0}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 9, 9, 3], f32, name="x")])
+        def convt_dynamic(self, x):
+            size = tf.shape(x) * tf.constant([1, 2, 2, 1]) + tf.constant([0, 0, 0, 1])
+            return {"y": tf.nn.conv2d_transpose(x, self.kt, size, 2, "SAME")}
+
+    m = NnOps()
+    tf.saved_model.save(m, str(out), signatures={
+        "conv": m.conv, "conv3d": m.conv3d, "norm": m.norm, "image": m.image,
+        "reserve_used": m.reserve_used, "convt_dynamic": m.convt_dynamic})
