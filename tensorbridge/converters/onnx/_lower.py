@@ -9,7 +9,7 @@ from onnx import TensorProto, defs, helper, numpy_helper
 from tensorbridge.errors import ConversionError
 
 from . import _lower_rules  # noqa: F401  (registers the rules)
-from ._compat import _type_str, node_fits
+from ._compat import _graphs, _type_str, node_fits
 from ._lower_base import LOWERED, RULES, Ctx, Rule
 from ._lower_rules import _allowed, _type_param
 
@@ -75,14 +75,6 @@ def _collect(proto: onnx.ModelProto) -> tuple[dict[str, onnx.TypeProto], dict[st
     walk(inferred.graph, True)
     walk(proto.graph, False)
     return types, consts, used
-
-
-def _graphs(g: onnx.GraphProto):
-    yield g
-    for n in g.node:
-        for a in n.attribute:
-            for sub in [a.g] if a.HasField("g") else a.graphs:
-                yield from _graphs(sub)
 
 
 def lower_nodes(proto: onnx.ModelProto, target: int) -> onnx.ModelProto:
