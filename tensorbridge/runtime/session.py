@@ -138,6 +138,8 @@ class Session:
         try:
             return ort.InferenceSession(source, options, providers=providers)
         except Exception as e:  # noqa: BLE001 - the session boundary: add context, re-raise
+            if isinstance(source, str) and "Unsupported model IR version" in str(e):
+                return self._create(_lowered_ir_version(Path(source), str(e)), providers)
             raise RuntimeSessionError(
                 f"{self.label}: cannot create an ONNX Runtime session: {one_line(e)}"
             ) from e
@@ -164,6 +166,25 @@ class Session:
             return {o.name: _from_ortvalue(o, v) for o, v in zip(self.outputs, values)}
         except Exception as e:  # noqa: BLE001 - the session boundary: add context, re-raise
             raise RuntimeSessionError(f"{self.label}: run failed: {one_line(e)}") from e
+
+
+def _lowered_ir_version(path: Path, message: str) -> bytes:
+    """The file's model with its ir_version lowered in memory to what this ONNX Runtime loads
+    (onnx 1.23 writes IR 14 by default, ORT 1.31 reads up to 13); the file is not touched.
+    ORT still refuses the model if it really uses something newer."""
+    import onnx
+
+    from tensorbridge.converters.onnx import max_runtime_ir_version
+
+    proto = onnx.load(str(path))  # with its external data: bytes cannot point at files
+    if proto.ByteSize() >= _PROTO_LIMIT:
+        raise RuntimeSessionError(f"{path}: {one_line(message)}",
+                                  hint="re-export it with tensorbridge convert")
+    logger.warning("%s has IR version %d, newer than this ONNX Runtime loads; running it with "
+                   "ir_version %d (in memory only)", path, proto.ir_version,
+                   max_runtime_ir_version())  # fmt: skip
+    proto.ir_version = max_runtime_ir_version()
+    return proto.SerializeToString()
 
 
 def _is_ml(dtype: DType | None) -> bool:

@@ -161,3 +161,21 @@ def test_proto_over_the_protobuf_limit_goes_through_a_file(monkeypatch):
     assert sess._tmpdir is not None
     y = sess.run({"x": np.zeros((1, 256), np.float32)})["y"]
     np.testing.assert_array_equal(y[0], np.arange(256, dtype=np.float32))
+
+
+def test_a_file_with_a_newer_ir_version_runs_with_it_lowered_in_memory(tmp_path, caplog):
+    from onnx import helper
+
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    path = tmp_path / "ir14.onnx"
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)], ir_version=14)
+    onnx.save(model, str(path))
+    before = path.read_bytes()
+    import numpy as np
+
+    with caplog.at_level("WARNING"):
+        out = Session(path, device="cpu").run({"x": np.array([-1, 2], np.float32)})
+    assert out["y"].tolist() == [0, 2]
+    assert "IR version 14" in caplog.text and path.read_bytes() == before
