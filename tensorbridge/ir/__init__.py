@@ -2,6 +2,7 @@
 use-def links kept exact by the IR, lazy tensors, and SavedModel-level structure (meta graphs,
 signatures, variables, assets). Imports nothing from converters, passes or runtime."""
 
+from ._clone import clone_graph, clone_model
 from ._dtype import DType
 from ._graph import Graph
 from ._model import (
@@ -41,7 +42,8 @@ __all__ = [
     "ArrayTensor", "Asset", "Attr", "AttrType", "Builder", "DType", "ExternalTensor",
     "FuncRef", "Function", "Graph", "LazyTensor", "MapType", "MetaGraph", "Model", "Node",
     "OptionalType", "SequenceType", "Shape", "Signature", "SparseTensorType", "Tensor",
-    "TensorType", "TypeSpec", "Use", "Value", "Variable", "as_tensor", "format_graph",
+    "TensorType", "TypeSpec", "Use", "Value", "Variable", "as_tensor", "clone_graph", "clone_model",
+    "format_graph",
     "format_shape", "is_lazy", "is_static", "nbytes", "normalize_shape", "single_graph_model",
     "verify",
 ]  # fmt: skip
