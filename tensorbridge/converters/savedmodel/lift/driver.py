@@ -1,0 +1,104 @@
+"""Lift an IR model (ONNX op semantics) to ``tf``-domain nodes (TF op semantics), in place.
+
+Every default-domain node goes through its handler in TF_LIFT (lift/_context.py); ``tf``-domain
+nodes (ops the SavedModel importer kept opaque) are already TF and stay as they are. Ops with no
+handler, and nodes a handler refuses, are collected over the whole model and raised together as
+one UnsupportedOpError, so the user sees every gap at once. Graph outputs and signature values
+keep their names: the TF node that takes over an output is renamed to it.
+
+Callers that must keep their model work on ``ir.clone_model(model)``.
+"""
+
+from __future__ import annotations
+
+from tensorbridge import ir
+from tensorbridge.errors import ConversionError, UnsupportedOpError
+
+from ._context import TF_DOMAIN, TF_LIFT, LiftContext
+
+ONNX_DOMAINS = ("", "ai.onnx")
+
+
+def lift_model(model: ir.Model, opset: int = ir.CANONICAL_OPSET) -> ir.Model:
+    """Replace every ONNX-semantics node of every meta graph by TF nodes; returns ``model``."""
+    table = TF_LIFT.resolve(opset)
+    missing: dict[tuple[str, str], list[str]] = {}
+    hints: list[str] = []
+    for mg in model.meta_graphs:
+        if mg.functions:
+            names = sorted(f.name for f in mg.functions.values())
+            raise UnsupportedOpError("ir->savedmodel", {("", f"function {n}"): [] for n in names},
+                                     hint="inline the model-local functions first")
+        for node in list(mg.graph):
+            _lift_node(model, node, table, opset, missing, hints)
+    if missing:
+        hint = "; ".join(dict.fromkeys(hints)) or "these ops have no TensorFlow lifting yet"
+        raise UnsupportedOpError("ir->savedmodel", missing, hint=hint)
+    return model
+
+
+def _lift_node(model: ir.Model, node: ir.Node, table, opset: int,
+               missing: dict[tuple[str, str], list[str]], hints: list[str]) -> None:
+    if node.domain == TF_DOMAIN:
+        return
+    key = ("" if node.domain in ONNX_DOMAINS else node.domain, node.op_type)
+    handler = table.get(key)
+    if handler is None:
+        missing.setdefault(key, []).append(node.name)
+        return
+    ctx = LiftContext(model, node, opset)
+    try:
+        outs = list(handler.fn(ctx, node))
+    except UnsupportedOpError as e:
+        _undo(ctx)
+        missing.setdefault(key, []).append(node.name)
+        if e.hint:
+            hints.append(f"{node.op_type} {node.name!r}: {e.hint}")
+        return
+    except Exception as e:  # noqa: BLE001 - the handler boundary: name the node and handler
+        raise ConversionError(f"{node.op_type} {node.name!r} via {handler.where}: {e}") from e
+    if len(outs) != len(node.outputs):
+        raise ConversionError(f"{node.op_type} {node.name!r} via {handler.where}: returned "
+                              f"{len(outs)} values for {len(node.outputs)} outputs")
+    for old, new in zip(node.outputs, outs):
+        _take_over(model, ctx, old, new, handler.where)
+    node.graph.remove(node)
+
+
+def _undo(ctx: LiftContext) -> None:
+    """Remove what a handler built before it refused (nothing reads it yet)."""
+    g = ctx.node.graph
+    for n in reversed(ctx.b.created):
+        if n.graph is g:
+            g.remove(n)
+
+
+def _take_over(model: ir.Model, ctx: LiftContext, old: ir.Value, new: ir.Value | None, where: str) -> None:
+    if new is None:
+        if old.has_uses() or _is_contract(model, old):
+            raise ConversionError(f"{ctx.node.op_type} {ctx.node.name!r} via {where}: output "
+                                  f"{old.name!r} is read but the handler gave no value for it")
+        return
+    if new.type is None and old.type is not None:
+        new.type = old.type
+    if not _is_contract(model, old):
+        old.replace_all_uses_with(new)
+        return
+    if new.producer() not in ctx.b.created or _is_contract(model, new):
+        # a graph input, a constant or another output: give the output its own TF node
+        new = ctx.tf("Identity", [new], T=ctx.dtype(new), types=[old.type])
+    old.name, new.name = new.name, old.name
+    old.replace_all_uses_with(new, include_graph_outputs=True)
+    for mg in model.meta_graphs:
+        for sig in mg.signatures.values():
+            for d in (sig.inputs, sig.outputs):
+                for k, v in d.items():
+                    if v is old:
+                        d[k] = new
+
+
+def _is_contract(model: ir.Model, v: ir.Value) -> bool:
+    if v.is_graph_output:
+        return True
+    return any(v is s for mg in model.meta_graphs for sig in mg.signatures.values()
+               for s in (*sig.inputs.values(), *sig.outputs.values()))
