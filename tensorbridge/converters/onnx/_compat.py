@@ -75,9 +75,29 @@ def node_fits(node: onnx.NodeProto, target: int, types: dict[str, str] | None) -
         return False
     if not schema.min_output <= len(node.output) <= schema.max_output:
         return False
+    if types is not None:
+        types = _unify(node, schema, types)
     ins = all(_formal_ok(schema.inputs, i, n, schema, types) for i, n in enumerate(node.input))
     return ins and all(_formal_ok(schema.outputs, i, n, schema, types)
                        for i, n in enumerate(node.output))
+
+
+def _unify(node: onnx.NodeProto, schema, types: dict[str, str]) -> dict[str, str]:
+    """``types`` plus the types of this node's untyped values that share a type parameter
+    with a typed one (Sub(x, mean): x is float when mean is, both being T). Shape inference
+    leaves values untyped after ops it cannot type (e.g. some ai.onnx.ml ops)."""
+    bound: dict[str, str] = {}
+    names: list[tuple[str, str]] = []
+    for formals, values in ((schema.inputs, node.input), (schema.outputs, node.output)):
+        for i, name in enumerate(values):
+            if not name or not formals:
+                continue
+            param = formals[min(i, len(formals) - 1)].type_str
+            names.append((name, param))
+            if name in types:
+                bound.setdefault(param, types[name])
+    missing = {n: bound[p] for n, p in names if n not in types and p in bound}
+    return {**types, **missing} if missing else types
 
 
 def relabel_fits(proto: onnx.ModelProto, source: int, target: int) -> bool:
