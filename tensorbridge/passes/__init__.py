@@ -30,10 +30,12 @@ from .fold_constants import fold_constants
 from .freeze import freeze_variables
 from .layout import layout
 from .prune import prune_dead_nodes
+from .shape_inference import shape_inference
 from .simplify import simplify
 
 PASSES: Mapping[str, Pass] = {
-    p.name: p for p in (freeze_variables, fold_constants, layout, simplify, cse, prune_dead_nodes)
+    p.name: p for p in (freeze_variables, fold_constants, layout, simplify, cse, prune_dead_nodes,
+                        shape_inference)
 }
 
 
@@ -50,10 +52,14 @@ def describe_passes() -> list[tuple[str, str]]:
 
 
 def default_pipeline(max_iterations: int = 4) -> Pipeline:
-    """freeze-variables, then fold-constants + layout + simplify + cse + prune-dead-nodes to a
-    fixed point."""
+    """freeze-variables, then fold-constants + shape-inference + layout + simplify + cse +
+    prune-dead-nodes to a fixed point. shape-inference runs in every round so the passes after
+    it see the shapes (simplify drops more no-ops) and the result is fully typed; it costs
+    1-4 ms on the optimized Keras ResNet50/MobileNetV2/EfficientNetB0, 35-60 ms on the raw
+    imported graphs (the first round). Run only once at the end, the pipeline was not at a
+    fixed point: a second run still simplified."""
     cleanup = Pipeline(
-        "cleanup", [fold_constants, layout, simplify, cse, prune_dead_nodes],
+        "cleanup", [fold_constants, shape_inference, layout, simplify, cse, prune_dead_nodes],
         max_iterations=max_iterations,
     )
     return Pipeline("default", [freeze_variables, cleanup])
@@ -75,4 +81,5 @@ __all__ = [
     "PASSES", "Pass", "PassContext", "PassResult", "Pipeline", "clone_graph", "clone_model",
     "cse", "default_pipeline", "describe_passes", "fold_constants", "format_op_diff", "freeze_variables",
     "functional", "get_pass", "layout", "op_counts", "pass_", "prune_dead_nodes", "run_passes", "simplify",
+    "shape_inference",
 ]  # fmt: skip

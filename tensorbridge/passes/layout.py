@@ -15,6 +15,10 @@ Policy (after tf2onnx's transpose optimizer):
 - numerics never change (the same ops on the same data in another layout; only the
   accumulation order inside reductions may differ, as in any layout change).
 
+A Dense layer on a channels-last view (MatMul by a constant [C, C'] after a Transpose to
+channels-last, ConvNeXt's pointwise layers) becomes a 1x1 Conv in the channels-first layout
+(passes/simplify_tensordot.py), so the Transpose moves past it too.
+
 Every push moves a Transpose strictly past a node towards the outputs, so the sweep ends.
 
 ``ctx.inputs_as_nchw``: graph inputs named here become NCHW (their shape is rewritten, and a
@@ -30,10 +34,14 @@ from .. import ir
 from ..errors import IRInvariantError, UsageError
 from ._edit import all_graphs, drop_if_dead, is_contract, replace_value
 from .base import PassContext, PassResult, pass_
-from .layout_rules import BROADCAST, RULES, Push
+from .layout_rules import BROADCAST, REDUCE, RULES, UNARY, Push
 from .simplify import _perm, rule_transpose_compose, rule_transpose_identity
+from .simplify_tensordot import rule_matmul_as_conv
 
 _TO_NHWC = [0, 2, 3, 1]
+_ELEMENTWISE = frozenset(UNARY) | frozenset(BROADCAST)
+_REDUCE = frozenset(REDUCE) - {"ArgMax", "ArgMin"}
+_FOLLOW_HOPS = 8  # x * Clip(x + 3) / 6 needs 3, LayerNorm's x * rsqrt(var + eps) * gamma 7
 _NCHW_MARK = "layout.nchw_input"
 
 
@@ -58,7 +66,8 @@ def _sweep(model: ir.Model, g: ir.Graph, ctx: PassContext, stats: Counter[str]) 
             if node.graph is not g or node.op_type != "Transpose" or node.domain not in ("", "ai.onnx"):
                 continue
             ctx.working_on(node)
-            if _compose_readers(model, node, stats) or _push(model, node, limit, stats):
+            if (_compose_readers(model, node, stats) or _matmul_reader(model, node, stats)
+                    or _push(model, node, limit, stats)):
                 progress = True
         if not progress:
             return
@@ -75,6 +84,18 @@ def _compose_readers(model: ir.Model, t: ir.Node, stats: Counter[str]) -> bool:
                 if rule_transpose_identity(model, reader):
                     stats["cancelled"] += 1
     return fired
+
+
+def _matmul_reader(model: ir.Model, t: ir.Node, stats: Counter[str]) -> bool:
+    """A Transpose to channels-last whose one reader is a MatMul by a constant [C, C'] (a
+    Dense layer): the MatMul becomes a 1x1 Conv before the Transpose, which moves past it."""
+    readers = t.outputs[0].consumers()
+    if len(readers) != 1 or readers[0].op_type != "MatMul" or is_contract(model, t.outputs[0]):
+        return False
+    if rule_matmul_as_conv(model, readers[0]):
+        stats["matmul_as_conv"] += 1
+        return True
+    return False
 
 
 def _push(model: ir.Model, t: ir.Node, limit: int, stats: Counter[str]) -> bool:
@@ -107,12 +128,45 @@ def _plan(node: ir.Node, v: ir.Value, perm: list[int], limit: int) -> Push | Non
 
 
 def _will_follow(reader: ir.Node, v: ir.Value, plans: list, perm: list[int]) -> bool:
-    """A blocked element-wise reader whose other inputs are all outputs of pushed readers
-    (x * Sigmoid(x)): once those are pushed, it takes the Transpose too, so push them now."""
+    """A blocked element-wise reader whose other inputs all come from pushed readers through
+    element-wise ops (x * Sigmoid(x); hard-swish x * Clip(x + 3) / 6): once those are pushed,
+    the Transpose reaches every input of the reader and it takes the Transpose too, so push
+    them now."""
     if reader.op_type not in BROADCAST or reader.domain not in ("", "ai.onnx"):
         return False
     pushed = {id(o) for node, plan in plans for o, q in zip(node.outputs, plan.out_perms) if q == perm}
-    return all(x is v or x is None or x.const is not None or id(x) in pushed for x in reader.inputs)
+    follows = _followers(pushed, [o for node, _ in plans for o in node.outputs], v)
+    return all(x is v or x is None or x.const is not None or id(x) in follows for x in reader.inputs)
+
+
+def _followers(pushed: set[int], frontier: list[ir.Value], v: ir.Value) -> set[int]:
+    """``pushed`` plus the outputs of element-wise nodes and dim-keeping reductions (a few hops
+    on) whose every input is in it, ``v`` or a constant: the values the Transpose will reach."""
+    ids = set(pushed)
+    for _ in range(_FOLLOW_HOPS):
+        grown = []
+        for value in frontier:
+            if id(value) not in ids:
+                continue
+            for n in value.consumers():
+                if not _keeps_layout(n):
+                    continue
+                if id(n.outputs[0]) not in ids and all(
+                        x is None or x is v or x.const is not None or id(x) in ids for x in n.inputs):
+                    ids.add(id(n.outputs[0]))
+                    grown.append(n.outputs[0])
+        if not grown:
+            break
+        frontier = grown
+    return ids
+
+
+def _keeps_layout(n: ir.Node) -> bool:
+    """Element-wise ops, and reductions that keep their dims (LayerNorm's variance): the
+    Transpose passes them unchanged."""
+    if n.domain not in ("", "ai.onnx") or len(n.outputs) != 1:
+        return False
+    return n.op_type in _ELEMENTWISE or (n.op_type in _REDUCE and bool(n.attr("keepdims", 1)))
 
 
 def _apply(model: ir.Model, node: ir.Node, plan: Push, stats: Counter[str]) -> None:

@@ -18,10 +18,21 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import ir
-from ._edit import all_graphs, drop_if_dead
+from ._edit import all_graphs, drop_if_dead, is_contract, remove_nodes
 from .base import PassContext, PassResult, pass_
-from .simplify_common import ONNX_DOMAINS, bypass, const_array, producer_of, static_shape
+from .simplify_common import (
+    ONNX_DOMAINS,
+    bypass,
+    const_array,
+    drop_initializer_if_unused,
+    producer_of,
+    static_shape,
+)
+from .simplify_conv import CONV_RULES
+from .simplify_extra import with_extra_rules
 from .simplify_fuse import FUSE_RULES
+from .simplify_reshape import RESHAPE_RULES, copies_through
+from .simplify_tensordot import TENSORDOT_RULES
 
 Rule = Callable[[ir.Model, ir.Node], bool]
 
@@ -89,6 +100,29 @@ def rule_transpose_identity(model: ir.Model, node: ir.Node) -> bool:
     return perm is not None and perm == list(range(len(perm))) and bypass(model, node, node.inputs[0])
 
 
+def rule_transpose_const(model: ir.Model, node: ir.Node) -> bool:
+    """Transpose(constant) -> a constant holding the transposed data, at any size: the data is
+    only relaid out (no arithmetic), and the new tensor is lazy, so a memory-mapped weight is
+    read when the model is written, not here. (fold-constants stops at its size limits, which
+    left the HWIO->OIHW Transpose of every conv filter over 1 MB in the graph.)"""
+    x, perm, out = node.inputs[0], _perm(node), node.outputs[0]
+    if x is None or x.const is None or x.const.dtype is ir.DType.STRING or perm is None:
+        return False
+    src = x.const
+    if len(src.shape) != len(perm) or is_contract(model, out) or node.graph is None:
+        return False
+    shape = tuple(src.shape[p] for p in perm)
+    g = node.graph
+    name = g.unique_value_name(f"{x.name}_transposed")
+    lazy = ir.LazyTensor(lambda: np.ascontiguousarray(np.transpose(src.numpy(), perm)), src.dtype,
+                         shape, name)
+    c = g.add_initializer(ir.Value(name, const=lazy))
+    out.replace_all_uses_with(c)
+    remove_nodes(g, [node])
+    drop_initializer_if_unused(model, x)
+    return True
+
+
 def _perm(node: ir.Node) -> list[int] | None:
     perm = node.attr("perm")
     if perm is not None:
@@ -120,12 +154,13 @@ def _resolve_reshape(src: tuple[int, ...], dims: list[int], allowzero: bool):
 
 
 def rule_reshape_chain(model: ir.Model, node: ir.Node) -> bool:
-    """Reshape(Reshape(x, s1), s2) -> Reshape(x, s2) when s2 does not copy dims (no 0)."""
+    """Reshape(Reshape(x, s1), s2) -> Reshape(x, s2) when s2 copies no dim (no 0), or copies
+    only dims that s1 copied from x at the same positions (so they are x's dims there)."""
     first = producer_of(node.inputs[0], "Reshape")
     target = const_array(node.inputs[1])
     if first is None or target is None:
         return False
-    if not node.attr("allowzero", 0) and bool((target == 0).any()):
+    if not node.attr("allowzero", 0) and not copies_through(target, first):
         return False
     node.set_input(0, first.inputs[0])
     drop_if_dead(model, first)
@@ -243,7 +278,10 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "Pad": (rule_pad_nothing,),
     "Slice": (rule_slice_everything,),
     "Expand": (rule_expand_same_shape,),
-    "Transpose": (rule_transpose_compose, rule_transpose_identity),
+    "Transpose": (rule_transpose_compose, rule_transpose_identity, rule_transpose_const),
     "Reshape": (rule_reshape_chain, rule_reshape_same_shape),
     **FUSE_RULES,
 }
+RULES = with_extra_rules(RULES)  # shape-arithmetic and neutral-element rules (simplify_extra.py)
+for _more in (RESHAPE_RULES, CONV_RULES, TENSORDOT_RULES):  # after the ones above for the same op type
+    RULES = {op: RULES.get(op, ()) + _more.get(op, ()) for op in {**RULES, **_more}}

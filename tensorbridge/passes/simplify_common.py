@@ -66,3 +66,55 @@ def drop_initializer_if_unused(model: ir.Model, v: ir.Value | None) -> None:
     g = v.graph()
     if g is not None:
         g.remove_initializer(v)
+
+
+def in_function(model: ir.Model, g: ir.Graph | None) -> bool:
+    """Function bodies hold no initializers: rules that add constants leave them alone."""
+    while g is not None and g.owner is not None:
+        g = g.owner.graph
+    return g is None or any(f.graph is g for mg in model.meta_graphs for f in mg.functions.values())
+
+
+_SAME_RANK = frozenset({
+    "Abs", "Cast", "Clip", "Erf", "Exp", "Gelu", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu",
+    "Log", "Neg", "Reciprocal", "Relu", "Sigmoid", "Sqrt", "Tanh", "Softmax", "BatchNormalization",
+})  # fmt: skip
+_BROADCAST_RANK = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where"})
+
+
+def rank_of(v: ir.Value | None, depth: int = 16, memo: dict[int, int | None] | None = None) -> int | None:
+    """The rank when it is known: the value's shape or constant, a Transpose's perm, a Reshape's
+    constant target, a Conv's weight, through unary ops, reductions and broadcasting ops
+    (their largest input rank, all known). Memoized per call: broadcasting ops branch."""
+    if v is None or depth <= 0:
+        return None
+    if v.const is not None:
+        return len(v.const.shape)
+    if v.shape is not None:
+        return len(v.shape)
+    memo = {} if memo is None else memo
+    if id(v) not in memo:
+        memo[id(v)] = None  # a cycle guard; the real answer replaces it
+        memo[id(v)] = _producer_rank(v, depth, memo)
+    return memo[id(v)]
+
+
+def _producer_rank(v: ir.Value, depth: int, memo: dict[int, int | None]) -> int | None:
+    p = v.producer()
+    if p is None or p.domain not in ONNX_DOMAINS or v.index() != 0:
+        return None
+    if p.op_type == "Transpose" and p.attr("perm") is not None:
+        return len(p.attr("perm"))
+    target = const_array(p.inputs[1]) if p.op_type == "Reshape" else None
+    if target is not None:
+        return target.size if target.ndim == 1 else None
+    if p.op_type in ("Conv", "ConvTranspose") and p.inputs[1] is not None and p.inputs[1].const is not None:
+        return len(p.inputs[1].const.shape)
+    if p.op_type in _SAME_RANK or (p.op_type.startswith("Reduce") and p.attr("keepdims", 1)):
+        return rank_of(p.inputs[0], depth - 1, memo)
+    if p.op_type in _BROADCAST_RANK or p.op_type == "MatMul":  # MatMul: both inputs 2-D or more
+        if p.op_type == "MatMul" and any((rank_of(x, depth - 1, memo) or 0) < 2 for x in p.inputs):
+            return None
+        ranks = [rank_of(x, depth - 1, memo) for x in p.inputs]
+        return None if not ranks or None in ranks else max(ranks)  # type: ignore[type-var]
+    return None

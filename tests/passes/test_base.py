@@ -150,7 +150,7 @@ def test_format_op_diff():
 
 def test_registry_and_run_passes():
     assert list(PASSES) == ["freeze-variables", "fold-constants", "layout", "simplify", "cse",
-                            "prune-dead-nodes"]
+                            "prune-dead-nodes", "shape-inference"]
     assert all(desc and "\n" not in desc for _, desc in describe_passes())
     with pytest.raises(UsageError, match="unknown pass 'nope'.*available passes"):
         run_passes(identities(), ["simplify", "nope"])
