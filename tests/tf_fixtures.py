@@ -656,3 +656,100 @@ def build_import_tf2_nn_ops(out: Path) -> None:
     tf.saved_model.save(m, str(out), signatures={
         "conv": m.conv, "conv3d": m.conv3d, "norm": m.norm, "image": m.image,
         "reserve_used": m.reserve_used, "convt_dynamic": m.convt_dynamic})
+
+
+# ---- Keras applications (tests/e2e/test_keras_applications.py) ---------------------------
+# name -> (input size, constructor kwargs). The smallest input each model accepts with
+# weights=None, a 10-class top where the head is small; VGG16's two 4096-wide FC layers would
+# add ~76 MB, so it keeps only its conv body with a global max pool (its conv weights alone are
+# ~59 MB).
+KERAS_APPS: dict[str, tuple[int, dict]] = {
+    "MobileNetV2": (32, {"include_top": True, "classes": 10}),
+    "MobileNetV3Small": (32, {"include_top": True, "classes": 10}),
+    "ResNet50": (32, {"include_top": True, "classes": 10}),
+    "ResNet50V2": (32, {"include_top": True, "classes": 10}),
+    "EfficientNetB0": (32, {"include_top": True, "classes": 10}),
+    "EfficientNetV2B0": (32, {"include_top": True, "classes": 10}),
+    "DenseNet121": (32, {"include_top": True, "classes": 10}),
+    "InceptionV3": (75, {"include_top": True, "classes": 10}),
+    "Xception": (71, {"include_top": True, "classes": 10}),
+    "NASNetMobile": (32, {"include_top": True, "classes": 10}),
+    "ConvNeXtTiny": (32, {"include_top": True, "classes": 10}),
+    "VGG16": (32, {"include_top": False, "pooling": "max"}),
+}
+
+
+@_cached
+def build_keras_application(out: Path, name: str) -> None:
+    """`keras.applications.<name>(weights=None, ...)` (sizes and heads: KERAS_APPS), seed 0,
+    every BatchNormalization given seeded non-trivial gamma/beta/moving statistics (they are
+    1/0/0/1 right after init, which would hide BN bugs), exported with `model.export()`."""
+    import keras
+    import numpy as np
+
+    size, kwargs = KERAS_APPS[name]
+    keras.utils.set_random_seed(0)
+    model = getattr(keras.applications, name)(
+        weights=None, input_shape=(size, size, 3), **kwargs)  # fmt: skip
+    rng = np.random.default_rng(1)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            shape = tuple(layer.moving_mean.shape)
+            layer.moving_mean.assign(rng.normal(0.0, 0.5, shape).astype("float32"))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, shape).astype("float32"))
+            if layer.gamma is not None:
+                layer.gamma.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
+            if layer.beta is not None:
+                layer.beta.assign(rng.normal(0.0, 0.2, shape).astype("float32"))
+    model.export(str(out), verbose=False)
+
+
+# ---- grouped Keras convs and batched gathers (tests/converters/savedmodel/test_import_gaps.py)
+@_cached
+def build_keras_grouped_conv(out: Path) -> None:
+    """Keras 3 `model.export()` of Conv2D(groups=4) and Conv2D(groups=C) (ConvNeXt's depthwise
+    layers) behind an ungrouped Conv2D + LayerNormalization, input (None, 6, 6, 3): TF Conv2Ds
+    whose filters hold C_in/groups input channels, inside nested Keras functions."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((6, 6, 3), name="image"),
+        keras.layers.Conv2D(8, 1),
+        keras.layers.LayerNormalization(epsilon=1e-6),
+        keras.layers.Conv2D(12, 3, padding="same", groups=4),
+        keras.layers.Conv2D(12, 3, padding="same", groups=12, activation="relu"),
+        keras.layers.Conv2D(4, 2, strides=2, groups=2),
+    ])  # fmt: skip
+    model.export(str(out), verbose=False)
+
+
+@_cached
+def build_batched_gather(out: Path) -> None:
+    """tf.gather with batch_dims != 0 (GatherV2), one signature per (axis, batch_dims) case;
+    params p float32 [2, 3, 4, 5], indices computed in range from an int32 input i."""
+    import tensorflow as tf
+
+    f32, i32 = tf.float32, tf.int32
+    cases = {  # name -> (indices input shape, axis, batch_dims, size of the gathered dim)
+        "b1_axis1": ([2, 6], 1, 1, 3),
+        "b1_axis2": ([2, 2, 3], 2, 1, 4),
+        "b2_axis2": ([2, 3, 7], 2, 2, 4),
+        "b1_axis3": ([2, 4], 3, 1, 5),
+        "bneg_axisneg": ([2, 3, 4, 2], -1, -1, 5),
+    }
+
+    class Gathers(tf.Module):
+        pass
+
+    m = Gathers()
+    sigs = {}
+    for name, (ishape, axis, batch_dims, size) in cases.items():
+        def fn(p, i, axis=axis, batch_dims=batch_dims, size=size):
+            idx = tf.math.floormod(i, size)
+            return {"y": tf.gather(p, idx, axis=axis, batch_dims=batch_dims)}
+
+        sigs[name] = tf.function(fn, input_signature=[
+            tf.TensorSpec([2, 3, 4, 5], f32, name="p"), tf.TensorSpec(ishape, i32, name="i")])
+        setattr(m, name, sigs[name])
+    tf.saved_model.save(m, str(out), signatures=sigs)

@@ -58,6 +58,21 @@ class OpDefs:
             raise KeyError(op)
         return arg_ranges(opdef.output_arg, attrs)
 
+    def output_dtypes(self, op: str, attrs: AttrMap) -> list[int]:
+        """The TF DataType code of each flat output (0 where the OpDef does not fix it)."""
+        opdef = self.ops.get(op)
+        if opdef is None:
+            return []
+        codes: list[int] = []
+        for arg in opdef.output_arg:
+            if arg.type_list_attr:
+                codes.extend(attrs[arg.type_list_attr].list.type if arg.type_list_attr in attrs else [])
+                continue
+            n = int(attrs[arg.number_attr].i) if arg.number_attr in attrs else 1
+            code = arg.type or (attrs[arg.type_attr].type if arg.type_attr in attrs else 0)
+            codes.extend([code] * n)
+        return codes
+
     def num_outputs(self, op: str, attrs: AttrMap, fn_sig: op_def_pb2.OpDef | None = None) -> int:
         ranges = self.output_ranges(op, attrs, fn_sig)
         return sum(n for _, n in ranges.values())

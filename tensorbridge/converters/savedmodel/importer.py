@@ -404,5 +404,22 @@ class _Importer:
         attrs = {k: attr_to_ir(v) for k, v in sorted(node.attrs.items())}
         n = ir.Node(node.op, ctx.inputs(node), attrs, domain=TF_DOMAIN,
                     name=ctx.b.prefix + node.op, num_outputs=node.num_outputs)
+        for v, t in zip(n.outputs, self._opaque_types(node)):
+            v.type = t
         return list(ctx.b.add(n).outputs)
+
+    def _opaque_types(self, node: TfNode) -> list[ir.TensorType | None]:
+        """Output types of a node kept opaque: element types from its OpDef (a fixed type or
+        its type attr), shapes from ``_output_shapes`` where the graph recorded them, so the
+        ops that read it stay convertible."""
+        shapes = list(node.attrs["_output_shapes"].list.shape) if "_output_shapes" in node.attrs else []
+        types: list[ir.TensorType | None] = []
+        for i, code in enumerate(self.opdefs.output_dtypes(node.op, node.attrs)):
+            try:
+                dtype = ir.DType.from_tf(code) if code else None
+            except (KeyError, ValueError):
+                dtype = None
+            shape = shape_from_proto(shapes[i]) if i < len(shapes) else None
+            types.append(ir.TensorType(dtype, shape) if dtype is not None else None)
+        return types
 

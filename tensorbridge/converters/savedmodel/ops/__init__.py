@@ -9,6 +9,7 @@ from . import (  # noqa: E402,F401
     array,
     conv,
     conv2,
+    gather,
     image,
     indexing,
     math,

@@ -83,9 +83,15 @@ class ImportContext:
 
     @staticmethod
     def constant_value(value: ir.Value) -> np.ndarray | None:
-        """The value's data when it is a constant (not a variable), else None."""
+        """The value's data when it is a constant (not a variable), or a Concat of constants
+        (tf.tensordot's perm: ConcatV2(free, axes)), else None."""
         if value.const is not None and value.variable is None:
             return value.const.numpy()
+        p = value.producer()
+        if p is not None and p.op_type == "Concat" and p.domain in ("", "ai.onnx") and p.inputs:
+            parts = [ImportContext.constant_value(v) if v is not None else None for v in p.inputs]
+            if all(a is not None and a.ndim >= 1 for a in parts):
+                return np.concatenate(parts, axis=int(p.attr("axis")))
         return None
 
     def unsupported(self, reason: str, node: TfNode | None = None) -> UnsupportedOpError:

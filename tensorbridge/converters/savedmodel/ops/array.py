@@ -132,14 +132,6 @@ def import_oneslike(ctx: ImportContext, node: TfNode) -> list[ir.Value]:
     return [_like(ctx, node, 1)]
 
 
-@TF_IMPORT.register("GatherV2")
-def import_gatherv2(ctx: ImportContext, node: TfNode) -> list[ir.Value]:
-    if ctx.attr(node, "batch_dims", 0) != 0:
-        raise ctx.unsupported("GatherV2 with batch_dims != 0", node)
-    params, indices = ctx.input(node, 0), ctx.input(node, 1)
-    return [ctx.b.op("Gather", [params, indices], axis=_static_axis(ctx, node, 2))]
-
-
 _REDUCE = {"Mean": "ReduceMean", "Sum": "ReduceSum", "Max": "ReduceMax", "Min": "ReduceMin",
            "Prod": "ReduceProd"}
 

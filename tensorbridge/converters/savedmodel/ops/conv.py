@@ -7,6 +7,7 @@ from tensorbridge import ir
 
 from . import TF_IMPORT
 from ._context import ImportContext, TfNode
+from ._dims import dim_from_end
 
 _TO_NCHW, _TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
 
@@ -75,13 +76,34 @@ def import_conv2d(ctx: ImportContext, node: TfNode) -> list[ir.Value]:
     if kernel is not None and not all(isinstance(k, int) for k in kernel):
         kernel = None
     kw = _padding(ctx, node, nhwc, kernel, strides, dilations)
-    # HWIO -> OIHW; input channels / filter in-channels gives the group count
-    w = ctx.b.op("Transpose", [ctx.input(node, 1)], perm=[3, 2, 0, 1])
+    group = _group(ctx, node, nhwc, kshape)
+    if group != 1:
+        kw["group"] = group
+    w = ctx.b.op("Transpose", [ctx.input(node, 1)], perm=[3, 2, 0, 1])  # HWIO -> OIHW
 
     def conv(x: ir.Value) -> ir.Value:
         return ctx.b.op("Conv", [x, w], strides=strides, dilations=dilations, **kw)
 
     return [_wrap(ctx, nhwc, ctx.input(node, 0), conv)]
+
+
+def _group(ctx: ImportContext, node: TfNode, nhwc: bool, kshape) -> int:
+    """Input channels / filter in-channels: Keras Conv2D(groups=g) is a TF Conv2D whose HWIO
+    filter holds C_in/g input channels (TF infers g from the shapes; ONNX needs it as an
+    attribute). The input's channel count comes from its static shape or its producers
+    (ops/_dims.py); unknown, the filter must cover every input channel (group 1), as for any
+    ungrouped conv."""
+    f_in = kshape[2] if kshape is not None and len(kshape) == 4 else None
+    c_in = dim_from_end(ctx.input(node, 0), 1 if nhwc else 3)
+    if c_in is None:
+        return 1
+    if not isinstance(f_in, int):
+        raise ctx.unsupported(f"a filter of unknown input depth on a {c_in}-channel input "
+                              "(the group count cannot be inferred)", node)
+    if f_in <= 0 or c_in % f_in:
+        raise ctx.unsupported(f"input depth {c_in} is not a multiple of the filter's input "
+                              f"depth {f_in}", node)
+    return c_in // f_in
 
 
 def _pool(ctx: ImportContext, node: TfNode, op: str, **extra) -> ir.Value:

@@ -30,14 +30,6 @@ def import_readvariableop(ctx: ImportContext, node: TfNode) -> list[ir.Value]:
     return [ctx.input(node, 0)]
 
 
-@TF_IMPORT.register("ResourceGather")
-def import_resourcegather(ctx: ImportContext, node: TfNode) -> list[ir.Value]:
-    if ctx.attr(node, "batch_dims", 0) != 0:
-        raise ctx.unsupported("ResourceGather with batch_dims != 0", node)
-    table, indices = ctx.input(node, 0), ctx.input(node, 1)
-    return [ctx.b.op("Gather", [table, indices], axis=0)]
-
-
 @TF_IMPORT.register("ResourceGatherNd")
 def import_resourcegathernd(ctx: ImportContext, node: TfNode) -> list[ir.Value]:
     table, indices = ctx.input(node, 0), ctx.input(node, 1)
