@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 import onnx
 
@@ -18,8 +19,16 @@ from .importer import ATTR_KINDS, OVERRIDABLE, PROPS
 logger = logging.getLogger(__name__)
 
 ONNX_KIND = {kind: code for code, kind in ATTR_KINDS.items()}
-# Decides how an initializer's data is written: returns a TensorProto (e.g. external) or None.
-Placer = Callable[[ir.Tensor, str], "onnx.TensorProto | None"]
+
+
+class Placer(Protocol):
+    """Decides how an initializer's data is written (e.g. to an external data file)."""
+
+    def wants(self, t: ir.Tensor) -> bool:
+        """Would ``__call__`` place this tensor (return a TensorProto for it)?"""
+
+    def __call__(self, t: ir.Tensor, name: str) -> onnx.TensorProto | None:
+        """A TensorProto standing for ``t`` (its data written elsewhere), or None: inline."""
 
 
 def _props(target, meta: dict) -> None:
@@ -36,12 +45,21 @@ def initializer_tensor(v: ir.Value) -> ir.Tensor:
 
 
 class GraphBuilder:
-    """Writes one scope tree (a graph and its subgraphs, or a function body)."""
+    """Writes one scope tree (a graph and its subgraphs, or a function body).
+
+    ``defer`` picks top-level initializers to leave out: each becomes a graph input of the
+    same name and type (a stand-in) and is kept in ``deferred``; ``initializer_order`` keeps
+    the order of every top-level initializer, so they can be put back where they were.
+    """
 
     def __init__(self, root: ir.Graph, place: Placer | None = None,
-                 preferred: dict[ir.Value, str] | None = None) -> None:
+                 preferred: dict[ir.Value, str] | None = None,
+                 defer: Callable[[ir.Tensor], bool] | None = None) -> None:
         self.names = assign_names(root, preferred)
         self.place = place
+        self.defer = defer
+        self.deferred: dict[str, ir.Tensor] = {}
+        self.initializer_order: list[str] = []
 
     def name(self, v: ir.Value | None) -> str:
         if v is None or v not in self.names:
@@ -63,8 +81,17 @@ class GraphBuilder:
             gp.input.append(self.value_info(v))
             if OVERRIDABLE in v.meta:
                 gp.initializer.append(tensor_to_proto(v.meta[OVERRIDABLE], self.name(v)))
+                if top:
+                    self.initializer_order.append(self.name(v))
         for v in g.initializers.values():
-            gp.initializer.append(self.initializer(v, top))
+            if top:
+                self.initializer_order.append(self.name(v))
+            t = initializer_tensor(v)
+            if top and self.defer is not None and self.defer(t):
+                self.deferred[self.name(v)] = t
+                gp.input.append(self.stand_in(v, t))
+            else:
+                gp.initializer.append(self.initializer(v, top))
         for node in g:
             gp.node.append(self.node(node))
         for v in g.outputs:
@@ -75,6 +102,11 @@ class GraphBuilder:
                 if v.type is not None and v not in io and v in self.names:
                     gp.value_info.append(self.value_info(v))
         _props(gp, g.meta)
+
+    def stand_in(self, v: ir.Value, t: ir.Tensor) -> onnx.ValueInfoProto:
+        vi = onnx.ValueInfoProto(name=self.name(v))
+        type_to_proto(ir.TensorType(t.dtype, tuple(t.shape)), vi.type)
+        return vi
 
     def initializer(self, v: ir.Value, top: bool) -> onnx.TensorProto:
         t = initializer_tensor(v)

@@ -115,10 +115,25 @@ def lower_nodes(proto: onnx.ModelProto, target: int) -> onnx.ModelProto:
         if len(new_nodes) != len(nodes) or any(a is not b for a, b in zip(new_nodes, nodes)):
             del g.node[:]
             g.node.extend(new_nodes)
+            _drop_unread_initializers(g, {i for n in nodes for i in n.input} - {
+                i for n in new_nodes for i in n.input})
     if not lowered:
         return proto
     out.opset_import.add(domain=LOWERED, version=1)
     return out
+
+
+def _drop_unread_initializers(g: onnx.GraphProto, candidates: set[str]) -> None:
+    """Remove initializers only the replaced nodes read (ReduceMean's axes once they became an
+    attribute): nothing in ``g``, its subgraphs or its outputs reads them any more."""
+    if not candidates:
+        return
+    read = {o.name for o in g.output}
+    for sub in _graphs(g):
+        read.update(i for n in sub.node for i in n.input)
+    drop = [t for t in g.initializer if t.name in candidates and t.name not in read]
+    for t in drop:
+        g.initializer.remove(t)
 
 
 def _declare(g: onnx.GraphProto, names: list[str], types: dict[str, onnx.TypeProto]) -> None:

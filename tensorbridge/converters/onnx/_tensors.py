@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,6 +162,10 @@ def is_onnx_raw(t: ir.Tensor) -> bool:
     return isinstance(t, ir.ExternalTensor) and t.decoder in (None, _unpack_subbyte)
 
 
+# numpy kinds whose in-memory little-endian bytes are exactly ONNX's raw_data encoding
+_PLAIN_KINDS = frozenset("biufc")
+
+
 def raw_data(t: ir.Tensor) -> bytes | memoryview:
     """The ONNX raw_data bytes of a non-string tensor (a mapped view for external tensors)."""
     if is_onnx_raw(t):
@@ -168,14 +173,29 @@ def raw_data(t: ir.Tensor) -> bytes | memoryview:
     arr = np.asarray(t.numpy())
     if arr.dtype != t.dtype.numpy:
         arr = arr.astype(t.dtype.numpy)
+    if _plain(arr, t.dtype):
+        # One copy instead of numpy_helper's three (array -> proto -> bytes): for plain
+        # numeric dtypes on a little-endian host they are the same bytes.
+        return np.ascontiguousarray(arr).tobytes()
     return numpy_helper.from_array(arr).raw_data
 
 
-def tensor_to_proto(t: ir.Tensor, name: str, *, with_data: bool = True) -> onnx.TensorProto:
-    """A TensorProto for ``t``; ``with_data=False`` leaves the data out (for external data)."""
+def _plain(arr: np.ndarray, dtype: ir.DType) -> bool:
+    little = arr.dtype.byteorder in "<|" or (arr.dtype.byteorder == "=" and sys.byteorder == "little")
+    return arr.dtype.kind in _PLAIN_KINDS and little and not dtype.is_subbyte
+
+
+def tensor_to_proto(t: ir.Tensor, name: str, *, with_data: bool = True,
+                    out: onnx.TensorProto | None = None) -> onnx.TensorProto:
+    """A TensorProto for ``t``; ``with_data=False`` leaves the data out (for external data).
+    ``out`` (an empty message, e.g. ``graph.initializer.add()``) is filled in place, which
+    saves copying large data into a parent message afterwards."""
     if not t.dtype.onnx_code:
         raise ConversionError(f"tensor {name!r}: element type {t.dtype} has no ONNX form")
-    tp = onnx.TensorProto(name=name, data_type=t.dtype.onnx_code, dims=t.shape)
+    tp = out if out is not None else onnx.TensorProto()
+    tp.name = name
+    tp.data_type = t.dtype.onnx_code
+    tp.dims.extend(t.shape)
     doc = getattr(t, "doc", "")
     if doc:
         tp.doc_string = doc

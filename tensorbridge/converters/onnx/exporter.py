@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import logging
+from dataclasses import dataclass
 
 import onnx
 
@@ -14,6 +15,7 @@ from . import _load, _lower
 from ._build import GraphBuilder, Placer, function_to_proto, signature_names
 from ._compat import lower_functions
 from ._runtime import max_runtime_ir_version, max_runtime_opset
+from ._tensors import data_nbytes, tensor_to_proto
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +45,21 @@ def to_model_proto(model: ir.Model, *, opset: int | None = None,
                    meta_graph: ir.MetaGraph | None = None, check: bool = True
                    ) -> onnx.ModelProto:
     """The ONNX form of one meta graph (default: the only one, else {serve}), at ``opset``."""
-    proto = build_model_proto(model, opset=opset, meta_graph=meta_graph)
+    light = build_light_proto(model, opset=opset, meta_graph=meta_graph)
     if check:
-        try:
-            check_model(proto)
-        except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
-            if (opset or ir.CANONICAL_OPSET) == ir.CANONICAL_OPSET:
-                raise
-            raise ConversionError(f"down-conversion to opset {opset} gave an invalid model: "
-                                  f"{e}") from e
-    return proto
+        check_light(light.proto, opset)
+    return light.attach()
+
+
+def check_light(proto: onnx.ModelProto, opset: int | None) -> None:
+    """:func:`check_model` on a light proto; a failure after down-conversion says so."""
+    try:
+        check_model(proto)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+        if (opset or ir.CANONICAL_OPSET) == ir.CANONICAL_OPSET:
+            raise
+        raise ConversionError(f"down-conversion to opset {opset} gave an invalid model: "
+                              f"{e}") from e
 
 
 def check_model(model: onnx.ModelProto | str) -> None:
@@ -72,6 +79,14 @@ def check_model(model: onnx.ModelProto | str) -> None:
 def build_model_proto(model: ir.Model, *, opset: int | None = None,
                       meta_graph: ir.MetaGraph | None = None,
                       place: Placer | None = None) -> onnx.ModelProto:
+    light = build_light_proto(model, opset=opset, meta_graph=meta_graph, place=place)
+    return light.attach(place)
+
+
+def build_light_proto(model: ir.Model, *, opset: int | None = None,
+                      meta_graph: ir.MetaGraph | None = None,
+                      place: Placer | None = None) -> LightProto:
+    """The model at ``opset`` with its large initializers left out (see :class:`LightProto`)."""
     info = model.meta.get("onnx")
     target = check_opset(opset, info.get("opset") if isinstance(info, dict) else None)
     mg = meta_graph or model.meta_graph()
@@ -85,7 +100,11 @@ def build_model_proto(model: ir.Model, *, opset: int | None = None,
         proto.doc_string = str(info.get("doc", ""))
     for domain, version in _opsets(mg):
         proto.opset_import.add(domain=domain, version=version)
-    builder = GraphBuilder(mg.graph, place, signature_names(mg))
+
+    def defer(t: ir.Tensor) -> bool:
+        return _heavy(t) or (place is not None and place.wants(t))
+
+    builder = GraphBuilder(mg.graph, place, signature_names(mg), defer=defer)
     builder.graph(mg.graph, proto.graph, top=True)
     for fn in mg.functions.values():
         proto.functions.append(function_to_proto(fn))
@@ -95,7 +114,83 @@ def build_model_proto(model: ir.Model, *, opset: int | None = None,
     complete_output_types(proto)
     proto = lower_opset(proto, target)
     proto.ir_version = max_runtime_ir_version()
-    return proto
+    return LightProto(proto, builder.deferred, builder.initializer_order)
+
+
+# Top-level initializers of at least this many bytes are left out of the proto until it is
+# final. 32/64-bit integers stay in whatever their size: ONNX shape inference and the opset
+# lowering read their values (Reshape shapes, Squeeze axes, ...); they never read weights.
+DEFER_BYTES = 1024
+_VALUES_READ = frozenset({ir.DType.INT32, ir.DType.INT64, ir.DType.STRING})
+
+
+def _heavy(t: ir.Tensor) -> bool:
+    return t.dtype not in _VALUES_READ and ir.nbytes(t) >= DEFER_BYTES
+
+
+@dataclass
+class LightProto:
+    """A ModelProto whose large initializers are graph inputs of the same name and type
+    (stand-ins), and the tensors that :meth:`attach` puts back in their place.
+
+    Shape inference, the opset converter and the checker are C++ behind a serialized copy of
+    the model: on ResNet50 with its 100 MB of weights they made 60 copies of it (0.7 s of a
+    3 s conversion). None of them reads float weights; a typed input tells them all they use.
+    """
+
+    proto: onnx.ModelProto
+    deferred: dict[str, ir.Tensor]
+    order: list[str]  # every top-level initializer name, in the order of the IR graph
+
+    def attach(self, place: Placer | None = None) -> onnx.ModelProto:
+        """The full proto: stand-in inputs become initializers again, in the original order
+        (initializers the opset conversion added go last). Edits and returns ``proto``."""
+        for entry in self.take_initializers(place):
+            if isinstance(entry, onnx.TensorProto):
+                self.proto.graph.initializer.append(entry)
+            else:
+                tensor_to_proto(entry[1], entry[0], out=self.proto.graph.initializer.add())
+        return self.proto
+
+    def take_initializers(self, place: Placer | None = None) -> list[Initializer]:
+        """Drop the stand-in inputs and empty the graph's initializer list; return what goes
+        back there, in order: ready TensorProtos (small ones, and those ``place`` put
+        elsewhere) and ``(name, tensor)`` pairs whose data is still to be written inline."""
+        g = self.proto.graph
+        kept = [_copy(vi) for vi in g.input if vi.name not in self.deferred]
+        present = {vi.name for vi in g.input if vi.name in self.deferred}
+        inline = {t.name: _copy(t) for t in g.initializer}
+        g.ClearField("input")
+        g.input.extend(kept)
+        g.ClearField("initializer")
+        out: list[Initializer] = []
+        for name in [*self.order, *inline]:
+            if name in inline:
+                out.append(inline.pop(name))
+            elif name in present:
+                present.discard(name)
+                out.append(_placed(self.deferred[name], name, place))
+        return out
+
+
+Initializer = onnx.TensorProto | tuple[str, ir.Tensor]
+
+
+def _copy(msg):
+    out = type(msg)()
+    out.CopyFrom(msg)
+    return out
+
+
+def _placed(t: ir.Tensor, name: str, place: Placer | None) -> Initializer:
+    placed = place(t, name) if place is not None else None
+    if placed is not None:
+        return placed
+    have, want = ir.nbytes(t), data_nbytes(t.dtype, tuple(t.shape))
+    if have != want:  # the checker saw only the stand-in: check the size here
+        raise ConversionError(f"initializer {name!r}: {have} data bytes, but "
+                              f"{t.dtype}{list(t.shape)} needs {want}")
+    return (name, t)
 
 
 def complete_output_types(proto: onnx.ModelProto) -> None:

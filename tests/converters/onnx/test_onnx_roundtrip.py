@@ -134,7 +134,7 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     def boom(*_a, **_k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(_write, "check_model", boom)
+    monkeypatch.setattr(_write.ModelStream, "write", boom)  # after the data file is written
     with pytest.raises(Exception, match="disk full"):
         export_onnx(import_onnx(onnx_models.weights_model()), tmp_path / "m.onnx",
                     external_data=True, size_threshold=16)
