@@ -63,11 +63,14 @@ class GraphDefWriter:
         return nd
 
     # ---- the graph ------------------------------------------------------------------------
-    def write_graph(self, graph: ir.Graph) -> graph_pb2.GraphDef:
+    def write_graph(self, graph: ir.Graph, *, only_used: bool = False) -> graph_pb2.GraphDef:
+        """Every input, initializer and node of ``graph`` (``only_used``: initializers that
+        nothing reads are left out)."""
         for v in graph.inputs:
             self.placeholder(v)
         for v in graph.initializers.values():
-            self.initializer(v)
+            if not only_used or v.has_uses() or v.is_graph_output:
+                self.initializer(v)
         outputs = set(graph.outputs)
         for n in graph:
             first = n.outputs[0] if n.outputs else None

@@ -17,11 +17,14 @@ from tensorbridge import ir
 from tensorbridge.converters.onnx import import_onnx
 from tensorbridge.converters.savedmodel.graphdef import GraphDefWriter
 from tensorbridge.converters.savedmodel.lift import lift_model
+from tensorbridge.passes import PassContext, shape_inference
 
 
 def lift_to_graph_def(model: ir.Model):
     """(GraphDef, input tensor names, output tensor names) of a lifted copy of ``model``."""
-    lifted = lift_model(ir.clone_model(model))
+    lifted = ir.clone_model(model)
+    shape_inference(lifted, PassContext())  # as the API does before lifting: handlers need types
+    lift_model(lifted)
     w = GraphDefWriter()
     gd = w.write_graph(lifted.graph)
     return gd, [w.tensor[v] for v in lifted.graph.inputs], [w.tensor[v] for v in lifted.graph.outputs]

@@ -52,6 +52,11 @@ class BundleWriter:
         else:
             self.abort()
 
+    @property
+    def num_shards(self) -> int:
+        """Data shards written so far (the last one possibly still open)."""
+        return len(self._tmp_paths)
+
     def add(self, key: str, tensor: object) -> None:
         """Append one tensor's bytes to the current data shard and record its index entry."""
         if self._finished:

@@ -80,6 +80,7 @@ class LiftContext:
         self.node = node
         self.opset = opset
         self.b = ir.Builder(node.graph, before=node, prefix=f"{node.name or node.op_type}/")
+        self.consts: list[ir.Value] = []  # initializers made by const(), removed on refusal
 
     # ---- reading the ONNX node -----------------------------------------------------------
     @staticmethod
@@ -91,10 +92,11 @@ class LiftContext:
     def attr(node: ir.Node, name: str, default: Any = None) -> Any:
         return node.attr(name, default)
 
-    @staticmethod
-    def dtype(value: ir.Value) -> ir.DType:
+    def dtype(self, value: ir.Value) -> ir.DType:
+        """The element type of ``value``; a value nothing typed makes the node unliftable
+        (run shape inference first: the API does)."""
         if value.dtype is None:
-            raise ValueError(f"the element type of {value.name!r} is not known")
+            raise self.unsupported(f"the element type of {value.name!r} is not known")
         return value.dtype
 
     @staticmethod
@@ -133,7 +135,9 @@ class LiftContext:
 
     def const(self, array: Any, name: str = "const", dtype: ir.DType | None = None) -> ir.Value:
         """A constant (written as a TF Const node)."""
-        return self.b.const(array, name, dtype)
+        v = self.b.const(array, name, dtype)
+        self.consts.append(v)
+        return v
 
     def i32(self, values: Any, name: str = "const") -> ir.Value:
         return self.const(np.asarray(values, dtype=np.int32), name)

@@ -50,7 +50,7 @@ def _lift_node(model: ir.Model, node: ir.Node, table, opset: int,
     try:
         outs = list(handler.fn(ctx, node))
     except UnsupportedOpError as e:
-        _undo(ctx)
+        undo(ctx)
         missing.setdefault(key, []).append(node.name)
         if e.hint:
             hints.append(f"{node.op_type} {node.name!r}: {e.hint}")
@@ -61,26 +61,36 @@ def _lift_node(model: ir.Model, node: ir.Node, table, opset: int,
         raise ConversionError(f"{node.op_type} {node.name!r} via {handler.where}: returned "
                               f"{len(outs)} values for {len(node.outputs)} outputs")
     for old, new in zip(node.outputs, outs):
-        _take_over(model, ctx, old, new, handler.where)
+        take_over(model, ctx, old, new, handler.where)
     node.graph.remove(node)
 
 
-def _undo(ctx: LiftContext) -> None:
+def undo(ctx: LiftContext) -> None:
     """Remove what a handler built before it refused (nothing reads it yet)."""
     g = ctx.node.graph
     for n in reversed(ctx.b.created):
         if n.graph is g:
             g.remove(n)
+    for v in ctx.consts:
+        if not v.has_uses():
+            g.remove_initializer(v)
 
 
-def _take_over(model: ir.Model, ctx: LiftContext, old: ir.Value, new: ir.Value | None, where: str) -> None:
+def _less_known(new: ir.Value, old: ir.Value) -> bool:
+    """``new`` has no type, or the same element type with an unknown rank where ``old``'s is known."""
+    if new.type is None:
+        return True
+    return new.dtype == old.dtype and new.shape is None and old.shape is not None
+
+
+def take_over(model: ir.Model, ctx: LiftContext, old: ir.Value, new: ir.Value | None, where: str) -> None:
     if new is None:
         if old.has_uses() or _is_contract(model, old):
             raise ConversionError(f"{ctx.node.op_type} {ctx.node.name!r} via {where}: output "
                                   f"{old.name!r} is read but the handler gave no value for it")
         return
-    if new.type is None and old.type is not None:
-        new.type = old.type
+    if old.type is not None and _less_known(new, old) and new.producer() in ctx.b.created:
+        new.type = old.type  # the ONNX output's declared type: later handlers may need the rank
     if not _is_contract(model, old):
         old.replace_all_uses_with(new)
         return
