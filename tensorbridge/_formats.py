@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import ModelLoadError, UsageError
+from .errors import ModelLoadError
 
 ONNX = "onnx"
 SAVEDMODEL = "savedmodel"
@@ -30,10 +30,3 @@ def detect_target(path: str | Path) -> str:
     """The format to write at ``path``: ``.onnx`` is a file, anything else a SavedModel dir."""
     return ONNX if Path(path).suffix.lower() == ".onnx" else SAVEDMODEL
 
-
-def require_onnx(fmt: str, path: str | Path, what: str) -> None:
-    if fmt != ONNX:
-        raise UsageError(
-            f"{path}: {what} of a SavedModel is not available yet",
-            hint="this build converts ONNX files; SavedModel support lands with issues 4 and 5",
-        )

@@ -17,21 +17,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ir
-from ._formats import ONNX, detect_source, detect_target, require_onnx
-from .errors import ModelSaveError, NumericMismatchError, UsageError
+from ._formats import ONNX, SAVEDMODEL, detect_source, detect_target
+from ._stages import (
+    Progress,
+    ProgressEvent,  # noqa: F401 - part of the API
+    check_overwrite,
+    check_savedmodel_destination,
+    describe_meta_graph,
+    emit,
+    export_savedmodel,
+    file_bytes,
+    ms,
+    node_count,
+    pass_names,
+    run_default_pipeline,
+    save_savedmodel,
+    to_tf_layout,
+    written_opset,
+)
+from .errors import NumericMismatchError, UsageError
 from .reports import CheckReport, ConversionReport, InspectReport, SideInfo
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ProgressEvent:
-    phase: str
-    done: int
-    total: int
-
-
-Progress = Callable[[ProgressEvent], None]
 
 
 @dataclass
@@ -45,6 +52,10 @@ class CheckOptions:
     rtol: float | None = None
     signature: str | None = None  # SavedModel sides
     tags: Sequence[str] | None = None  # SavedModel sides
+    savedmodel_runtime: str = "auto"  # auto (TensorFlow when importable) | tensorflow | ir
+    bisect: bool = False  # on mismatch, find the first diverging node
+    bisect_batch: int | None = None  # intermediate values per bisection batch (default 8)
+    progress: Callable[[int, int], None] | None = None  # bisection batches: (done, total)
 
 
 @dataclass
@@ -57,6 +68,8 @@ class ConvertOptions:
     optimize: bool = True  # run the default pass pipeline (--no-optimize skips it)
     inputs_as_nchw: Sequence[str] = ()  # image inputs to make NCHW (no entry Transpose)
     debug: bool = False  # verify the IR after every pass
+    freeze: bool = False  # SavedModel output: every weight as a Const (no variables/)
+    pbtxt: bool = False  # SavedModel output: saved_model.pbtxt (text format)
     check: bool = False
     check_options: CheckOptions = field(default_factory=CheckOptions)
     progress: Progress | None = None
@@ -77,7 +90,7 @@ def load(
         from .converters.savedmodel.importer import import_savedmodel
 
         model = import_savedmodel(Path(path), tags=tags, signature=signature)
-    logger.info("load %s: %d nodes in %.0f ms", path, _node_count(model), _ms(t0))
+    logger.info("load %s: %d nodes in %.0f ms", path, node_count(model), ms(t0))
     return model
 
 
@@ -88,16 +101,27 @@ def save(
     opset: int | None = None,
     external_data: bool | None = None,
     overwrite: bool = False,
+    freeze: bool = False,
+    pbtxt: bool = False,
+    tags: Sequence[str] | None = None,
+    progress: Progress | None = None,
 ) -> Path:
-    """Write the IR model (as an .onnx file now; SavedModel directories with issue 5)."""
+    """Write the IR model: an .onnx file, or else a SavedModel directory.
+
+    SavedModel options: ``freeze`` (weights as Consts, no variables/), ``pbtxt`` (text
+    format), ``tags`` (the tag set of a one-meta-graph model; default its own), ``progress``
+    (ProgressEvent("variables", bytes done, bytes total) while weights are written). ``model``
+    is left untouched (written from a copy with TF's NHWC conv/pool layout)."""
     fmt = detect_target(path)
-    require_onnx(fmt, path, "writing")
-    _check_overwrite(Path(path), overwrite)
+    if fmt == SAVEDMODEL:
+        return save_savedmodel(ir.clone_model(model), Path(path), overwrite=overwrite,
+                                freeze=freeze, pbtxt=pbtxt, tags=tags, progress=progress)
+    check_overwrite(Path(path), overwrite)
     from .converters.onnx import export_onnx
 
     t0 = time.perf_counter()
     out = export_onnx(model, Path(path), opset=opset, external_data=external_data)
-    logger.info("save %s in %.0f ms", path, _ms(t0))
+    logger.info("save %s in %.0f ms", path, ms(t0))
     return out
 
 
@@ -106,81 +130,69 @@ def convert(
 ) -> ConversionReport:
     """Load ``src``, write ``dst``; with ``options.check`` run both and compare outputs.
 
-    Raises NumericMismatchError (after writing) when the check fails, carrying the report.
+    Raises NumericMismatchError (exit code 4) when the check fails, carrying the report; the
+    output stays written (to inspect or bisect it) and the message says so.
     """
     opts = options or ConvertOptions()
     src, dst = Path(src), Path(dst)
     if src.resolve() == dst.resolve():
         raise UsageError(f"{dst}: the output would overwrite the source")
-    _emit(opts.progress, "load", 0, 4)
+    emit(opts.progress, "load", 0, 4)
     t0 = time.perf_counter()
     model = load(src, tags=opts.tags, signature=opts.signature)
     notes = []
+    to_savedmodel = detect_target(dst) == SAVEDMODEL
+    if to_savedmodel:
+        check_savedmodel_destination(dst, opts.overwrite)
+        to_tf_layout(model)  # TF CPU runs conv/pool only NHWC; the pipeline cancels Transposes
     if opts.optimize:
-        _emit(opts.progress, "optimize", 1, 4)
-        model, notes = _run_default_pipeline(model, opts.debug, opts.inputs_as_nchw)
-    _emit(opts.progress, "save", 2, 4)
-    save(model, dst, opset=opts.opset, external_data=opts.external_data, overwrite=opts.overwrite)
+        emit(opts.progress, "optimize", 1, 4)
+        model, notes = run_default_pipeline(model, opts.debug, opts.inputs_as_nchw)
+    emit(opts.progress, "save", 2, 4)
+    if to_savedmodel:
+        # --tags picks a SavedModel source's meta graph (whose tags the output keeps), or tags
+        # the output of an ONNX source
+        export_savedmodel(model, dst, overwrite=opts.overwrite, freeze=opts.freeze,
+                           pbtxt=opts.pbtxt, tags=None if detect_source(src) == SAVEDMODEL else opts.tags,
+                           progress=opts.progress)
+    else:
+        save(model, dst, opset=opts.opset, external_data=opts.external_data,
+             overwrite=opts.overwrite)
     report = ConversionReport(
         SideInfo(str(src), detect_source(src)),
         SideInfo(str(dst), detect_target(dst)),
-        opset=_written_opset(dst),
-        node_count=_node_count(model),
+        opset=None if to_savedmodel else written_opset(dst),
+        node_count=node_count(model),
         seconds=time.perf_counter() - t0,
         notes=notes,
     )
     if opts.check:
-        _emit(opts.progress, "check", 3, 4)
+        emit(opts.progress, "check", 3, 4)
         copts = opts.check_options
         copts.tags = copts.tags if copts.tags is not None else opts.tags
         copts.signature = copts.signature or opts.signature
         report.check = check(src, dst, copts)
         if not report.check.ok:
-            raise NumericMismatchError(f"{dst}: outputs differ from {src}", report=report)
-    _emit(opts.progress, "done", 4, 4)
+            raise NumericMismatchError(
+                f"{dst}: outputs differ from {src}; the output is kept for inspection", report=report
+            )
+    emit(opts.progress, "done", 4, 4)
     return report
 
 
 def check(
     src: str | Path, dst: str | Path, options: CheckOptions | None = None
 ) -> CheckReport:
-    """Run ``src`` and ``dst`` on the same inputs and compare every output."""
-    from .runtime import compare_outputs, load_npz, make_inputs, parse_shape_overrides
+    """Run ``src`` and ``dst`` on the same inputs and compare every output.
 
-    opts = options or CheckOptions()
-    (a, side_a), (b, side_b) = _side(src, opts), _side(dst, opts)
-    specs = [tuple(i) for i in a.inputs]
-    feeds_list: list[tuple[int | None, dict]] = []
-    if opts.inputs is not None:
-        feeds_list.append((None, load_npz(opts.inputs, [s[0] for s in specs])))
-    else:
-        shapes = parse_shape_overrides(opts.shapes, [s[0] for s in specs])
-        for k in range(max(1, opts.runs)):
-            feeds_list.append((opts.seed + k, make_inputs(specs, seed=opts.seed + k, shapes=shapes)))
-    runs = [
-        compare_outputs(a.run(feeds), b.run(feeds), atol=opts.atol, rtol=opts.rtol)
-        for _, feeds in feeds_list
-    ]
-    side_a.provider, side_b.provider = a.provider, b.provider
-    return CheckReport(
-        side_a,
-        side_b,
-        runs,
-        [seed for seed, _ in feeds_list],
-    )
+    Each side runs on its own runtime (ONNX on ONNX Runtime; a SavedModel in TensorFlow when it
+    is importable, else through the IR on ONNX Runtime; see ``options.savedmodel_runtime``).
+    With ``options.bisect`` a mismatch also names the first diverging node (``report.bisect``).
+    The report is data: ``report.ok``, ``report.to_dict()`` (JSON schema: reports.CheckReport).
+    """
+    from .runtime.check import run_check
 
-
-def _side(path: str | Path, opts: CheckOptions):
-    """A runtime session for one side of a check, and what runs it. A SavedModel runs
-    through the IR on ONNX Runtime (natively in TensorFlow arrives with issue 6)."""
-    from .runtime import Session
-
-    fmt = detect_source(path)
-    if fmt == ONNX:
-        return Session(Path(path), device=opts.device), SideInfo(str(path), fmt, "onnxruntime")
-    model = load(path, tags=opts.tags, signature=opts.signature)
-    session = Session(model, device=opts.device)
-    return session, SideInfo(str(path), fmt, "onnxruntime (via the IR)")
+    return run_check(src, dst, options or CheckOptions(), load=load, detect=detect_source)
 
 
 def inspect(path: str | Path) -> InspectReport:
@@ -215,7 +227,7 @@ def inspect(path: str | Path) -> InspectReport:
         format=fmt,
         producer=" ".join(x for x in (model.producer_name, model.producer_version) if x),
         opsets=opsets,
-        meta_graphs=[_describe_meta_graph(mg) for mg in model.meta_graphs],
+        meta_graphs=[describe_meta_graph(mg) for mg in model.meta_graphs],
         op_histogram=dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0]))),
         initializer_count=init_count,
         initializer_bytes=init_bytes,
@@ -227,13 +239,14 @@ def inspect(path: str | Path) -> InspectReport:
 def supported_ops() -> dict[str, list[str]]:
     """What each direction supports, by op type."""
     from .converters.onnx.info import supported_onnx_ops
+    from .converters.savedmodel.lift import TF_LIFT
 
     onnx_ops = supported_onnx_ops()
     return {
         "onnx->ir": onnx_ops,
         "ir->onnx": onnx_ops,
         "savedmodel->ir": [],  # issue 4
-        "ir->savedmodel": [],  # issue 5
+        "ir->savedmodel": TF_LIFT.op_types(ir.CANONICAL_OPSET),
     }
 
 
@@ -305,7 +318,8 @@ def optimize(
     *,
     debug: bool = False,
 ) -> OptimizeReport:
-    """Load ``src`` (ONNX), run the named passes (default: the default pipeline), save ``dst``.
+    """Load ``src``, run the named passes (default: the default pipeline), save ``dst`` (an
+    .onnx file, or else a SavedModel directory).
 
     Unknown pass names raise UsageError before anything is read. With ``debug`` the IR is
     verified after every pass.
@@ -317,81 +331,26 @@ def optimize(
         raise UsageError(f"{dst}: the output would overwrite the source")
     pipeline = default_pipeline() if passes is None else Pipeline(
         "optimize", [get_pass(n) for n in passes])
-    require_onnx(detect_target(dst), dst, "writing")
-    _check_overwrite(dst, overwrite)
+    to_savedmodel = detect_target(dst) == SAVEDMODEL
+    if to_savedmodel:
+        check_savedmodel_destination(dst, overwrite)
+    else:
+        check_overwrite(dst, overwrite)
     t0 = time.perf_counter()
     model = load(src)
+    if to_savedmodel:
+        to_tf_layout(model)  # before the passes, so the layout pass cancels the Transposes
     before = dict(sorted(op_counts(model).items()))
     ctx = PassContext(debug=debug, verify_each=debug,
                       keep_signatures=list(keep_signatures) if keep_signatures else None)
     result = pipeline(model, ctx)
-    out = save(result.model, dst, opset=opset, overwrite=overwrite)
+    if to_savedmodel:
+        out = export_savedmodel(result.model, dst, overwrite=overwrite, freeze=False, pbtxt=False,
+                                 tags=None, progress=None)
+    else:
+        out = save(result.model, dst, opset=opset, overwrite=overwrite)
     return OptimizeReport(
-        str(src), str(dst), _pass_names(pipeline),
+        str(src), str(dst), pass_names(pipeline),
         before, dict(sorted(op_counts(result.model).items())),
-        _file_bytes(src), _file_bytes(out), result.changed, time.perf_counter() - t0,
+        file_bytes(src), file_bytes(out), result.changed, time.perf_counter() - t0,
     )  # fmt: skip
-
-
-def _run_default_pipeline(
-    model: ir.Model, debug: bool, inputs_as_nchw: Sequence[str] = ()
-) -> tuple[ir.Model, list[str]]:
-    from .passes import PassContext, default_pipeline, op_counts
-
-    before = sum(op_counts(model).values())
-    ctx = PassContext(debug=debug, verify_each=debug, inputs_as_nchw=tuple(inputs_as_nchw))
-    result = default_pipeline()(model, ctx)
-    after = sum(op_counts(result.model).values())
-    return result.model, [f"optimized: {before} -> {after} nodes"]
-
-
-def _pass_names(p) -> list[str]:
-    inner = getattr(p, "passes", None)
-    return [p.name] if inner is None else [n for q in inner for n in _pass_names(q)]
-
-
-def _file_bytes(path: Path) -> int:
-    """The model file plus ``<stem>.data`` next to it (where export_onnx puts external data).
-
-    Approximate for inputs written by other tools with other external-data names."""
-    data = path.with_name(f"{path.stem}.data")
-    return path.stat().st_size + (data.stat().st_size if data.exists() else 0)
-
-
-# ---- helpers -----------------------------------------------------------------------------
-def _describe_meta_graph(mg: ir.MetaGraph) -> dict:
-    sigs = []
-    for sig in mg.signatures.values():
-        sigs.append(
-            {
-                "key": sig.key,
-                "method": sig.method,
-                "inputs": {k: str(v.type) for k, v in sig.inputs.items()},
-                "outputs": {k: str(v.type) for k, v in sig.outputs.items()},
-            }
-        )
-    return {"tags": sorted(mg.tags), "signatures": sigs}
-
-
-def _node_count(model: ir.Model) -> int:
-    return sum(1 for g in model.graphs() for _ in g.all_nodes())
-
-
-def _written_opset(path: Path) -> int | None:
-    from .converters.onnx.info import read_opset
-
-    return read_opset(path)
-
-
-def _check_overwrite(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise ModelSaveError(f"{path} exists", hint="pass --overwrite to replace it")
-
-
-def _emit(progress: Progress | None, phase: str, done: int, total: int) -> None:
-    if progress is not None:
-        progress(ProgressEvent(phase, done, total))
-
-
-def _ms(t0: float) -> float:
-    return (time.perf_counter() - t0) * 1000

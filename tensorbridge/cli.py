@@ -19,6 +19,7 @@ from . import api
 from .errors import NumericMismatchError, TensorbridgeError
 
 _DEVICE = click.Choice(["auto", "cpu", "cuda"])
+_BIG_VARIABLES = 64 << 20  # bytes of weights worth a progress bar
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,6 +44,14 @@ def _check_options(f: Callable) -> Callable:
         click.option("--inputs", type=click.Path(exists=True, dir_okay=False),
                      help="An .npz file with real inputs, by input name."),
         click.option("--atol", type=float), click.option("--rtol", type=float),
+        click.option("--savedmodel-runtime", type=click.Choice(["auto", "tensorflow", "ir"]),
+                     default="auto", show_default=True,
+                     help="Run a SavedModel side in TensorFlow, or through the IR on ONNX Runtime "
+                     "(auto: TensorFlow when importable)."),
+        click.option("--bisect", is_flag=True,
+                     help="On mismatch, name the first node whose output diverges."),
+        click.option("--bisect-batch", type=click.IntRange(min=1), metavar="K",
+                     help="Intermediate values compared per bisection batch (memory bound; 8)."),
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
@@ -50,34 +59,43 @@ def _check_options(f: Callable) -> Callable:
 
 
 def _make_check_options(kw: dict[str, Any]) -> api.CheckOptions:
-    keys = ("device", "seed", "runs", "shapes", "inputs", "atol", "rtol")
-    return api.CheckOptions(**{k: kw.pop(k) for k in keys})
+    keys = ("device", "seed", "runs", "shapes", "inputs", "atol", "rtol", "savedmodel_runtime",
+            "bisect", "bisect_batch")  # fmt: skip
+    return api.CheckOptions(**{k: kw.pop(k) for k in keys}, progress=_bisect_progress())
 
 
 @cli.command()
 @click.argument("src", type=click.Path(exists=True))
 @click.argument("dst", type=click.Path())
 @click.option("--opset", type=int, help="Target ONNX opset (13 up to what ONNX Runtime runs).")
-@click.option("--tags", help="Meta graph tag set, comma-separated (SavedModel input).")
+@click.option("--tags", help="Meta graph tag set, comma-separated: the one to read from a SavedModel "
+              "input, or the output's for an ONNX input (default serve).")
 @click.option("--signature", help="Signature key (SavedModel input).")
 @click.option("--external-data/--no-external-data", default=None,
               help="Weights in a separate file (always past 2 GB).")
+@click.option("--freeze", is_flag=True,
+              help="SavedModel output: weights as constants, no variables/ (refused past 2 GB).")
+@click.option("--pbtxt", is_flag=True, help="SavedModel output: saved_model.pbtxt (text format).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("--optimize/--no-optimize", default=True, show_default=True,
               help="Run the default pass pipeline (freeze, fold, simplify, cse, prune).")
 @click.option("--inputs-as-nchw", metavar="NAME[,NAME]",
               help="Image inputs to take in NCHW layout (no entry Transpose left for them).")
-@click.option("--check", "run_check", is_flag=True, help="Run both models and compare outputs.")
+@click.option("--check", "run_check", is_flag=True,
+              help="Run both models and compare outputs; on mismatch exit 4 (output kept).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_check_options
-def convert(src, dst, opset, tags, signature, external_data, overwrite, optimize, inputs_as_nchw,
-            run_check, as_json, **kw):
-    """Convert SRC to DST (the format follows DST: .onnx is ONNX)."""
+def convert(src, dst, opset, tags, signature, external_data, freeze, pbtxt, overwrite, optimize,
+            inputs_as_nchw, run_check, as_json, **kw):
+    """Convert SRC to DST (the format follows DST: .onnx is ONNX, anything else a SavedModel
+    directory)."""
     options = api.ConvertOptions(
         opset=opset,
-        tags=tags.split(",") if tags else None,
+        tags=_split(tags),
         signature=signature,
         external_data=external_data,
+        freeze=freeze,
+        pbtxt=pbtxt,
         overwrite=overwrite,
         optimize=optimize,
         inputs_as_nchw=tuple(inputs_as_nchw.split(",")) if inputs_as_nchw else (),
@@ -96,7 +114,10 @@ def convert(src, dst, opset, tags, signature, external_data, overwrite, optimize
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_check_options
 def check(src, dst, as_json, **kw):
-    """Run SRC and DST on the same inputs and compare outputs (exit 0 on match, 4 on mismatch)."""
+    """Run SRC and DST on the same inputs and compare outputs (ONNX or SavedModel, either side).
+
+    Exit 0 when every output matches, 4 on mismatch, 5 on a runtime/device error, 2 on bad
+    options, 1 on other errors. --bisect names the first diverging node on mismatch."""
     report = _call(lambda: api.check(src, dst, _make_check_options(kw)), as_json)
     _emit(report, as_json)
     if not report.ok:
@@ -144,7 +165,7 @@ def example(out):
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def optimize(ctx, src, dst, pass_names, keep_signatures, opset, overwrite, as_json):
-    """Run optimization passes on SRC and write DST (ONNX)."""
+    """Run optimization passes on SRC and write DST (.onnx, or else a SavedModel directory)."""
     names = _split(pass_names)
     keep = _split(keep_signatures)
     debug = bool(ctx.obj["debug"])
@@ -197,12 +218,16 @@ def _emit(report: Any, as_json: bool) -> None:
 
 
 def _progress_renderer() -> Callable[[api.ProgressEvent], None] | None:
-    """A click progress bar on a terminal; None (quiet) when stderr is piped."""
+    """A click progress bar on a terminal; None (quiet) when stderr is piped. Writing the
+    variables of a big model (``variables`` events, in bytes) gets a bar of its own."""
     if not sys.stderr.isatty():
         return None
     bar: dict[str, Any] = {}
 
     def render(ev: api.ProgressEvent) -> None:
+        if ev.phase == "variables":
+            _variables_bar(bar, ev)
+            return
         if "bar" not in bar:
             bar["bar"] = click.progressbar(length=ev.total, label="converting", file=sys.stderr)
             bar["bar"].__enter__()
@@ -210,6 +235,37 @@ def _progress_renderer() -> Callable[[api.ProgressEvent], None] | None:
         b.label = ev.phase
         b.update(ev.done - b.pos)
         if ev.done >= ev.total:
+            b.__exit__(None, None, None)
+
+    return render
+
+
+def _variables_bar(bars: dict[str, Any], ev: api.ProgressEvent) -> None:
+    if ev.total < _BIG_VARIABLES and "variables" not in bars:
+        return
+    if "variables" not in bars:
+        bars["variables"] = click.progressbar(length=ev.total, label="writing variables",
+                                              file=sys.stderr)
+        bars["variables"].__enter__()
+    b = bars["variables"]
+    b.update(ev.done - b.pos)
+    if ev.done >= ev.total:
+        b.__exit__(None, None, None)
+
+
+def _bisect_progress() -> Callable[[int, int], None] | None:
+    """A click progress bar over bisection batches on a terminal; None when stderr is piped."""
+    if not sys.stderr.isatty():
+        return None
+    bar: dict[str, Any] = {}
+
+    def render(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = click.progressbar(length=total, label="bisecting", file=sys.stderr)
+            bar["bar"].__enter__()
+        b = bar["bar"]
+        b.update(done - b.pos)
+        if done >= total:
             b.__exit__(None, None, None)
 
     return render

@@ -49,7 +49,8 @@ RULES = [
     ("networkx", ("ir/analysis.py",)),
     ("tensorbridge.protos", ("converters/savedmodel/", "protos/")),
     ("google.protobuf", ("converters/savedmodel/", "converters/onnx/", "protos/")),
-    ("tensorflow", ()),
+    # the optional TF runner of `check`, inside a function (test_tensorflow_only_imported_lazily)
+    ("tensorflow", ("runtime/tf_runner.py",)),
 ]
 
 
@@ -73,6 +74,16 @@ def test_cli_only_calls_the_api():
     names = {n for n in _imports(PKG / "cli.py") if n.startswith("tensorbridge")}
     allowed = {"tensorbridge", "tensorbridge.api", "tensorbridge.errors"}
     assert {n.rsplit(".", 1)[0] if n not in allowed else n for n in names} <= allowed
+
+
+def test_tensorflow_only_imported_lazily():
+    """Converting never needs TensorFlow: no module imports it at module level."""
+    for path in _sources():
+        tree = ast.parse(path.read_text())
+        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module or "" for n in top if isinstance(n, ast.ImportFrom)}
+        assert not _hits(names, "tensorflow"), _where(path)
 
 
 def test_converters_never_import_passes():

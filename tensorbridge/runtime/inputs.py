@@ -210,3 +210,18 @@ def _check_dtype(path: Path, name: str, arr: np.ndarray, want: DType | None) -> 
     if not ok:
         raise UsageError(f"{path}: input {name!r} has dtype {arr.dtype}, the model wants {want}")
     return arr
+
+
+def match_feeds(names: Sequence[str], feeds: Mapping[str, Any]) -> dict[str, Any]:
+    """``feeds`` keyed by the model's input ``names``: exact names first, then ``x:0`` == ``x``
+    (a SavedModel signature key vs an ONNX graph input name). Unmatched names are left out, so
+    the session names what is missing."""
+    from .compare import normalize_name
+
+    by_norm = {normalize_name(k): k for k in feeds}
+    out = {}
+    for n in names:
+        key = n if n in feeds else by_norm.get(normalize_name(n))
+        if key is not None:
+            out[n] = feeds[key]
+    return out

@@ -114,9 +114,7 @@ class Session:
         from tensorbridge import ir
 
         if isinstance(model, ir.Model):
-            from tensorbridge.converters.onnx import to_model_proto
-
-            proto = to_model_proto(model, opset=opset)
+            proto = ir_to_proto(model, opset)
             return self._proto_source(proto, f"<IR model {proto.graph.name or 'unnamed'}>")
         raise TypeError(f"Session needs an ir.Model, onnx.ModelProto or path, not {type(model)}")
 
@@ -166,6 +164,21 @@ class Session:
             return {o.name: _from_ortvalue(o, v) for o, v in zip(self.outputs, values)}
         except Exception as e:  # noqa: BLE001 - the session boundary: add context, re-raise
             raise RuntimeSessionError(f"{self.label}: run failed: {one_line(e)}") from e
+
+
+def ir_to_proto(model: ir.Model, opset: int | None = None) -> onnx.ModelProto:
+    """The IR model as an ONNX proto to run; the ONNX checker's refusal becomes a one-line
+    RuntimeSessionError (the session boundary) instead of an internal error."""
+    import onnx
+
+    from tensorbridge.converters.onnx import to_model_proto
+
+    try:
+        return to_model_proto(model, opset=opset)
+    except onnx.checker.ValidationError as e:
+        raise RuntimeSessionError(
+            f"the IR model does not export to a valid ONNX model to run: {one_line(e)}"
+        ) from e
 
 
 def _lowered_ir_version(path: Path, message: str) -> bytes:

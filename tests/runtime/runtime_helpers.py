@@ -5,11 +5,15 @@ so that it never collides with other test directories' conftest.py.)"""
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from tensorbridge.converters.savedmodel.bundle import BundleReader, BundleWriter
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -68,3 +72,15 @@ class FakeOrt:
     def InferenceSession(self, model, options, providers):  # noqa: N802
         self.sessions += 1
         return FakeSession(self, providers)
+
+
+def altered_copy(src: Path, dst: Path, key: str, scale: float) -> Path:
+    """A copy of the SavedModel ``src`` with variable ``key`` multiplied by ``scale``, written
+    with tensorbridge's own bundle writer."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("variables.*"))
+    reader = BundleReader(src / "variables" / "variables")
+    with BundleWriter(dst / "variables" / "variables") as writer:
+        for k in reader.keys():
+            value = reader.tensor(k).numpy()
+            writer.add(k, value * np.float32(scale) if k == key else value)
+    return dst

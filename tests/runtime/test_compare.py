@@ -175,3 +175,14 @@ def test_table_is_aligned_text():
     assert lines[2].split()[:4] == ["logits", "FAIL", "[1,10]", "float32"]
     assert lines[3].split()[:2] == ["y", "ok"]
     assert lines[2].index("FAIL") == lines[0].index("status") == lines[3].index("ok")
+
+
+def test_one_leftover_output_each_is_paired_when_shape_and_dtype_agree():
+    """A signature key against a graph tensor name: the single leftovers pair up."""
+    want = {"output_0": np.ones((2, 3), np.float32), "aux": np.zeros(1)}
+    got = {"dense_1/Softmax:0": np.ones((2, 3), np.float32), "aux": np.zeros(1)}
+    report = compare_outputs(want, got)
+    assert report.ok and row(report, "output_0").actual_name == "dense_1/Softmax:0"
+    assert "output_0 (dense_1/Softmax:0)" in report.table()
+    other = compare_outputs(want, {"z": np.ones((3, 2), np.float32), "aux": np.zeros(1)})
+    assert [r.name for r in other.rows] == ["output_0", "aux", "z"] and not other.ok
