@@ -145,14 +145,7 @@ class Session:
     # ---- running ----------------------------------------------------------------------
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run once; returns every output by name."""
-        expected = [i.name for i in self.inputs]
-        missing = [n for n in expected if n not in feeds]
-        extra = [n for n in feeds if n not in expected]
-        if missing or extra:
-            raise RuntimeSessionError(
-                f"{self.label}: inputs do not match the model: missing {missing or 'none'}, "
-                f"unexpected {extra or 'none'} (model inputs: {', '.join(expected)})"
-            )
+        check_feeds(self.label, [i.name for i in self.inputs], feeds, "model")
         names = [o.name for o in self.outputs]
         try:
             if not any(_is_ml(i.dtype) for i in self.inputs + self.outputs):
@@ -235,3 +228,14 @@ def _is_ml_dtype(dt: np.dtype) -> bool:
 
 def _raw_view(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr).view(np.dtype(f"u{arr.dtype.itemsize}"))
+
+
+def check_feeds(label: str, expected: list[str], feeds: Mapping[str, np.ndarray], what: str) -> None:
+    """One clear error when ``feeds`` are not exactly the ``expected`` input names."""
+    missing = [n for n in expected if n not in feeds]
+    extra = [n for n in feeds if n not in expected]
+    if missing or extra:
+        raise RuntimeSessionError(
+            f"{label}: inputs do not match the {what}: missing {missing or 'none'}, "
+            f"unexpected {extra or 'none'} ({what} inputs: {', '.join(expected)})"
+        )

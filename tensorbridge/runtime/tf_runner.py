@@ -20,7 +20,7 @@ import numpy as np
 from tensorbridge.errors import RuntimeSessionError, UsageError
 from tensorbridge.ir import DType
 
-from .session import IOInfo, one_line
+from .session import IOInfo, check_feeds, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -87,14 +87,7 @@ class TFRunner:
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the signature once; every output by its signature key, as numpy arrays."""
-        expected = [i.name for i in self.inputs]
-        missing = [n for n in expected if n not in feeds]
-        extra = [n for n in feeds if n not in expected]
-        if missing or extra:
-            raise RuntimeSessionError(
-                f"{self.label}: inputs do not match the signature: missing {missing or 'none'}, "
-                f"unexpected {extra or 'none'} (signature inputs: {', '.join(expected)})"
-            )
+        check_feeds(self.label, [i.name for i in self.inputs], feeds, "signature")
         tf = self._tf
         try:
             with tf.device(self._device) if self._device else contextlib.nullcontext():
