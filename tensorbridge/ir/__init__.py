@@ -6,6 +6,7 @@ from ._clone import clone_graph, clone_model
 from ._dtype import DType
 from ._graph import Graph
 from ._model import (
+    ASSET_META,
     CANONICAL_OPSET,
     DEFAULT_SIGNATURE,
     PREDICT_METHOD,
@@ -38,7 +39,7 @@ from .printer import format_graph
 from .verify import verify
 
 __all__ = [
-    "CANONICAL_OPSET", "DEFAULT_SIGNATURE", "PREDICT_METHOD", "SERVE",
+    "ASSET_META", "CANONICAL_OPSET", "DEFAULT_SIGNATURE", "PREDICT_METHOD", "SERVE",
     "ArrayTensor", "Asset", "Attr", "AttrType", "Builder", "DType", "ExternalTensor",
     "FuncRef", "Function", "Graph", "LazyTensor", "MapType", "MetaGraph", "Model", "Node",
     "OptionalType", "SequenceType", "Shape", "Signature", "SparseTensorType", "Tensor",

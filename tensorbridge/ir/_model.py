@@ -21,6 +21,8 @@ CANONICAL_OPSET = 26
 SERVE = "serve"
 DEFAULT_SIGNATURE = "serving_default"
 PREDICT_METHOD = "tensorflow/serving/predict"
+# Value.meta key: the Model.assets entry whose file path a (string) initializer holds at run time
+ASSET_META = "asset"
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """prune-dead-nodes: remove what no kept signature output (or graph output) reaches.
 
 Removed: nodes (in every graph and, innermost first, in If/Loop/Scan bodies), initializers
-nothing reads, Model.variables no graph references, and model-local functions no node calls.
+nothing reads, Model.variables no graph references, Model.assets no kept initializer binds
+(``Value.meta[ir.ASSET_META]``), and model-local functions no node calls.
 With ``ctx.keep_signatures`` the other signatures are dropped first: their outputs stop being
 graph outputs (so they no longer keep nodes alive), their unused inputs stop being graph
 inputs, and a meta graph left without any signature is dropped. Inputs of kept signatures stay
@@ -21,7 +22,7 @@ from .base import PassContext, PassResult, pass_
 
 @pass_("prune-dead-nodes")
 def prune_dead_nodes(model: ir.Model, ctx: PassContext) -> PassResult:
-    """Remove nodes, initializers, variables and functions no kept output reaches."""
+    """Remove nodes, initializers, variables, assets and functions no kept output reaches."""
     stats: Counter[str] = Counter()
     pending: dict[ir.Graph, set[ir.Value]] = {}
     if ctx.keep_signatures is not None:
@@ -32,6 +33,7 @@ def prune_dead_nodes(model: ir.Model, ctx: PassContext) -> PassResult:
     for mg in model.meta_graphs:
         _prune_functions(mg, stats)
     _prune_variables(model, stats)
+    _prune_assets(model, stats)
     stats = +stats  # drop zero counts
     return PassResult(model, changed=bool(stats), stats=dict(stats))
 
@@ -150,6 +152,13 @@ def _prune_variables(model: ir.Model, stats: Counter[str]) -> None:
     for name in [k for k, var in model.variables.items() if id(var) not in used]:
         del model.variables[name]
         stats["variables"] += 1
+
+
+def _prune_assets(model: ir.Model, stats: Counter[str]) -> None:
+    used = {v.meta.get(ir.ASSET_META) for v in _defined_values(model)}
+    for name in [k for k in model.assets if k not in used]:
+        del model.assets[name]
+        stats["assets"] += 1
 
 
 def _defined_values(model: ir.Model):

@@ -197,3 +197,26 @@ def test_keep_signatures_drops_meta_graphs_left_without_signatures():
     ir.verify(m)
     again = prune_dead_nodes(m, PassContext(keep_signatures=["train"]))
     assert again.changed is False
+
+
+def _asset_model() -> ir.Model:
+    m = two_signature_model()
+    g = m.graph
+    path = g.add_initializer(ir.Value("vocab_path", const=ir.as_tensor(
+        np.array(b"vocab.txt", dtype=object), ir.DType.STRING)))
+    path.meta[ir.ASSET_META] = "vocab.txt"
+    node = ir.Node("Identity", [path], name="read_path")
+    g.append(node)
+    g.add_output(node.outputs[0])
+    m.main.signatures["other"].outputs["path"] = node.outputs[0]
+    m.assets = {"vocab.txt": ir.Asset("vocab.txt", data=b"a\nb\n"),
+                "unbound.txt": ir.Asset("unbound.txt", data=b"x\n")}
+    return m
+
+
+def test_assets_no_kept_initializer_binds_go():
+    out = prune_dead_nodes(_asset_model(), PassContext()).model
+    assert sorted(out.assets) == ["vocab.txt"]  # bound by a kept signature's value
+    ctx = PassContext(keep_signatures=["serving_default"])
+    result = prune_dead_nodes(_asset_model(), ctx)
+    assert result.model.assets == {} and result.stats["assets"] == 2

@@ -26,7 +26,7 @@ from .attrs_out import shape_to_proto, tf_dtype_code
 from .graphdef import GraphDefWriter
 from .variables_out import _const
 
-ASSET_META = "asset"
+ASSET_META = ir.ASSET_META
 
 
 def signature_defs(mg: ir.MetaGraph, w: GraphDefWriter, mgd: meta_graph_pb2.MetaGraphDef) -> None:
