@@ -245,6 +245,19 @@ class Graph:
         used.add(name)
         return name
 
+    def rename_value(self, v: Value, name: str) -> bool:
+        """Give ``v`` (a value of this graph, not an initializer) the free name ``name``;
+        False, and nothing changed, when the name is taken."""
+        if v.name == name:
+            return True
+        if not name or name in self._value_names or v.is_initializer:
+            return False
+        self._value_names.discard(v.name)
+        self._auto_named.pop(v.name, None)
+        self._value_names.add(name)
+        v.name = name
+        return True
+
     def unique_value_name(self, base: str) -> str:
         """A value name not used in this graph yet (not reserved: naming a value reserves it)."""
         name, k = base, 0

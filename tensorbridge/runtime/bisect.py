@@ -167,6 +167,7 @@ def _compare_batch(a: _Side, b: _Side, names, feeds, device, atol, rtol) -> dict
 
 def _diff(name: str, want: np.ndarray, got: np.ndarray, atol, rtol, gpu=False) -> ValueDiff:
     want, got = np.asarray(want), np.asarray(got)
+    want = _in_layout_of(want, got)
     if _identical(want, got):  # the common case, without compare's float64 temporaries
         return ValueDiff(name, "match", list(got.shape), dtype_name(got), 0.0, 0.0, 0, got.size)
     row = compare_arrays(name, want, got, name, atol=atol, rtol=rtol, gpu=gpu)
@@ -177,6 +178,19 @@ def _diff(name: str, want: np.ndarray, got: np.ndarray, atol, rtol, gpu=False) -
         name, status, row.actual_shape, row.actual_dtype,
         row.max_abs_error, row.max_rel_error, row.mismatches, row.total, row.reason,
     )  # fmt: skip
+
+
+def _in_layout_of(want: np.ndarray, got: np.ndarray) -> np.ndarray:
+    """``want`` moved to ``got``'s layout when one is the other's channels-first/-last form
+    (a SavedModel runs convolutions NHWC: the same named value is NHWC there, NCHW in ONNX)."""
+    if want.shape == got.shape or want.ndim != got.ndim or not 3 <= want.ndim <= 5:
+        return want
+    last = (0, *range(2, want.ndim), 1)  # channels first -> channels last
+    first = (0, want.ndim - 1, *range(1, want.ndim - 1))
+    for perm in (last, first):
+        if tuple(want.shape[p] for p in perm) == got.shape:
+            return np.transpose(want, perm)
+    return want
 
 
 def _identical(want: np.ndarray, got: np.ndarray) -> bool:

@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tensorbridge import ir
 from tensorbridge.errors import ModelLoadError
 from tensorbridge.protos import attr_value_pb2, function_pb2, node_def_pb2, op_def_pb2
+
+from .attrs import shape_from_proto
 
 _CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 AttrMap = Mapping[str, attr_value_pb2.AttrValue]
@@ -157,3 +160,19 @@ class FunctionBody:
         if not idx.isdigit() or int(idx) >= n:
             raise ModelLoadError(f"function {self.name!r}: {ref!r}: index out of range ({n})")
         return TensorRef(node, start + int(idx))
+
+
+def opaque_output_types(opdefs: OpDefs, op: str, attrs: AttrMap) -> list[ir.TensorType | None]:
+    """Output types of a node kept opaque (no import handler): element types from its OpDef (a
+    fixed type or its type attr), shapes from ``_output_shapes`` where the graph recorded them,
+    so the ops that read it stay convertible."""
+    shapes = list(attrs["_output_shapes"].list.shape) if "_output_shapes" in attrs else []
+    types: list[ir.TensorType | None] = []
+    for i, code in enumerate(opdefs.output_dtypes(op, attrs)):
+        try:
+            dtype = ir.DType.from_tf(code) if code else None
+        except (KeyError, ValueError):
+            dtype = None
+        shape = shape_from_proto(shapes[i]) if i < len(shapes) else None
+        types.append(ir.TensorType(dtype, shape) if dtype is not None else None)
+    return types

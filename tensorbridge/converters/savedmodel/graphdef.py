@@ -42,6 +42,9 @@ class GraphDefWriter:
         self.graph_def.versions.producer = PRODUCER
         self.graph_def.versions.min_consumer = MIN_CONSUMER
         self.tensor: dict[ir.Value, str] = {}
+        # "node:index" -> the IR value name it computes, for every lifted node's outputs: the
+        # writer records it (assets.extra/) so a re-import names values as the source did
+        self.sources: dict[str, str] = {}
         self._names: set[str] = set()
         self._hook = initializer_hook
 
@@ -112,6 +115,8 @@ class GraphDefWriter:
         nd = self.add(n.op_type, name or n.name, inputs, **n.attrs)
         for i, out in enumerate(n.outputs):
             self.tensor[out] = f"{nd.name}:{i}"
+            if out.name:
+                self.sources[f"{nd.name}:{i}"] = out.name
         return nd
 
     def name_of(self, v: ir.Value | None, where: str) -> str:

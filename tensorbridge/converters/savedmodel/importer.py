@@ -31,10 +31,11 @@ from tensorbridge.protos import (
 )
 
 from .attrs import attr_to_ir, shape_from_proto
-from .functions import FunctionBody, OpDefs, TensorRef, parse_graph_ref
+from .functions import FunctionBody, OpDefs, TensorRef, opaque_output_types, parse_graph_ref
 from .ops import TF_IMPORT
 from .ops._context import ImportContext, TfNode
 from .reader import VARIABLES_PREFIX, read_saved_model, select_meta_graph, select_signature
+from .value_names import read_value_names
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ class _Importer:
         self._bundle = None
         self._object_keys: dict[int, str] | None = None
         self._var_values: dict[str, ir.Value] = {}
+        self.value_names = read_value_names(root, mgd.meta_info_def.tags)
+        self._renamed: set[ir.Value] = set()
         self._inputs: dict[str, ir.Value] = {}  # placeholder node name -> graph input
         self._tfnodes: dict[tuple[int, str], TfNode] = {}
         self._outputs: dict[tuple[int, str], tuple[ir.Value, ...]] = {}
@@ -383,6 +386,7 @@ class _Importer:
                 f"placeholder {node.name!r} feeds signature {self.key!r} but is not one of its "
                 f"inputs ({', '.join(sorted(self.sigdef.inputs))})")
         ctx.b.prefix = node.name + "/"
+        n_before = len(ctx.b.created)
         handler = table.get(("", node.op))
         if handler is None:
             outs = self._opaque(ctx, node)
@@ -398,28 +402,25 @@ class _Importer:
         if len(outs) != node.num_outputs:
             raise ConversionError(f"{node.op} {node.name!r} via {where}: returned {len(outs)} "
                                   f"values for {node.num_outputs} outputs")
-        self._outputs[(id(frame), node.name.removeprefix(frame.prefix))] = tuple(outs)
+        bare = node.name.removeprefix(frame.prefix)
+        self._outputs[(id(frame), bare)] = tuple(outs)
+        if self.value_names:
+            self._source_names(bare, outs, ctx.b.created[n_before:])
+
+    def _source_names(self, bare: str, outs: list[ir.Value], created: list[ir.Node]) -> None:
+        """Outputs this node's handler made take the source value names the writer recorded
+        (value_names.py), when the name is free."""
+        made = {o for n in created for o in n.outputs}
+        for i, v in enumerate(outs):
+            src = self.value_names.get(f"{bare}:{i}")
+            if src and v in made and v not in self._renamed and self.graph.rename_value(v, src):
+                self._renamed.add(v)
 
     def _opaque(self, ctx: ImportContext, node: TfNode) -> list[ir.Value]:
         attrs = {k: attr_to_ir(v) for k, v in sorted(node.attrs.items())}
         n = ir.Node(node.op, ctx.inputs(node), attrs, domain=TF_DOMAIN,
                     name=ctx.b.prefix + node.op, num_outputs=node.num_outputs)
-        for v, t in zip(n.outputs, self._opaque_types(node)):
+        for v, t in zip(n.outputs, opaque_output_types(self.opdefs, node.op, node.attrs)):
             v.type = t
         return list(ctx.b.add(n).outputs)
-
-    def _opaque_types(self, node: TfNode) -> list[ir.TensorType | None]:
-        """Output types of a node kept opaque: element types from its OpDef (a fixed type or
-        its type attr), shapes from ``_output_shapes`` where the graph recorded them, so the
-        ops that read it stay convertible."""
-        shapes = list(node.attrs["_output_shapes"].list.shape) if "_output_shapes" in node.attrs else []
-        types: list[ir.TensorType | None] = []
-        for i, code in enumerate(self.opdefs.output_dtypes(node.op, node.attrs)):
-            try:
-                dtype = ir.DType.from_tf(code) if code else None
-            except (KeyError, ValueError):
-                dtype = None
-            shape = shape_from_proto(shapes[i]) if i < len(shapes) else None
-            types.append(ir.TensorType(dtype, shape) if dtype is not None else None)
-        return types
 

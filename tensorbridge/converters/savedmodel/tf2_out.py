@@ -17,12 +17,14 @@ from .variables_out import GraphVariables, VariableTable
 _FN_BAD = re.compile(r"[^A-Za-z0-9_]")
 
 
-def tf2_meta_graph(mg: ir.MetaGraph, table: VariableTable,
-                   freeze: bool) -> tuple[meta_graph_pb2.MetaGraphDef, bytes]:
-    """(the MetaGraphDef, the serialized TrackableObjectGraph for the checkpoint)."""
+def tf2_meta_graph(mg: ir.MetaGraph, table: VariableTable, freeze: bool,
+                   names: dict[str, str]) -> tuple[meta_graph_pb2.MetaGraphDef, bytes]:
+    """(the MetaGraphDef, the serialized TrackableObjectGraph for the checkpoint); ``names``
+    gets the body's "node:index" -> source value names."""
     body_vars = GraphVariables(table, freeze=freeze)
     body = GraphDefWriter(initializer_hook=body_vars.hook)
     body.write_graph(mg.graph, only_used=True)
+    names.update(body.sources)
     main = GraphDefWriter()
     mgd = meta_graph_pb2.MetaGraphDef()
     mgd.meta_info_def.tags.extend(sorted(mg.tags))

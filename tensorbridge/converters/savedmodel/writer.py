@@ -48,6 +48,7 @@ from .op_outputs import strip_op_list
 from .reader import PB, PBTXT, VARIABLES_PREFIX
 from .signatures_out import AssetBinder, copy_assets, signature_defs
 from .tf2_out import tf2_meta_graph
+from .value_names import tags_key, write_value_names
 from .variables_out import GraphVariables, VarEntry, VariableTable, value_tensor
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,8 @@ def export_savedmodel(
     if blocker is not None:
         logger.info("writing the TF1 form (no TF2 object graph): %s", blocker)
     table = VariableTable(key_style=checkpoint_key if blocker is None else None)
-    sm = _saved_model(lifted, table, freeze, tf2=blocker is None)
+    names: dict[str, dict[str, str]] = {}
+    sm = _saved_model(lifted, table, freeze, tf2=blocker is None, names=names)
     with staging(out, overwrite) as tmp:
         data = text_format.MessageToString(sm).encode("utf-8") if pbtxt else sm.SerializeToString(
             deterministic=True)
@@ -98,18 +100,20 @@ def export_savedmodel(
         if table.entries:
             table.write_bundle(tmp / VARIABLES_PREFIX, shard_bytes, progress)
         copy_assets(lifted, tmp)
+        write_value_names(tmp, names)
     logger.info("wrote SavedModel %s: %d meta graph(s), %d variables", out, len(sm.meta_graphs),
                 len(table.entries))
     return out
 
 
-def _saved_model(model: ir.Model, table: VariableTable, freeze: bool,
-                 tf2: bool) -> saved_model_pb2.SavedModel:
+def _saved_model(model: ir.Model, table: VariableTable, freeze: bool, tf2: bool,
+                 names: dict[str, dict[str, str]]) -> saved_model_pb2.SavedModel:
     if freeze:
         _check_frozen_size(model)
     sm = saved_model_pb2.SavedModel(saved_model_schema_version=1)
     if tf2:
-        mgd, object_graph = tf2_meta_graph(model.meta_graphs[0], table, freeze)
+        mg = model.meta_graphs[0]
+        mgd, object_graph = tf2_meta_graph(mg, table, freeze, names.setdefault(tags_key(mg.tags), {}))
         mgd.meta_info_def.meta_graph_version = META_GRAPH_VERSION
         strip_op_list(mgd)
         sm.meta_graphs.append(mgd)
@@ -123,14 +127,14 @@ def _saved_model(model: ir.Model, table: VariableTable, freeze: bool,
         if mg.tags in seen:
             raise ModelSaveError(f"two meta graphs are tagged {sorted(mg.tags)}; tag sets must differ")
         seen.add(mg.tags)
-        sm.meta_graphs.append(_meta_graph(model, mg, table, freeze))
+        sm.meta_graphs.append(_meta_graph(model, mg, table, freeze, names.setdefault(tags_key(mg.tags), {})))
     if freeze and sm.ByteSize() > FROZEN_LIMIT:
         raise _too_big(sm.ByteSize())
     return sm
 
 
-def _meta_graph(model: ir.Model, mg: ir.MetaGraph, table: VariableTable,
-                freeze: bool) -> meta_graph_pb2.MetaGraphDef:
+def _meta_graph(model: ir.Model, mg: ir.MetaGraph, table: VariableTable, freeze: bool,
+                names: dict[str, str]) -> meta_graph_pb2.MetaGraphDef:
     variables = GraphVariables(table, freeze=freeze)
     assets = AssetBinder(model)
 
@@ -142,6 +146,7 @@ def _meta_graph(model: ir.Model, mg: ir.MetaGraph, table: VariableTable,
     mgd.meta_info_def.tags.extend(sorted(mg.tags))
     mgd.meta_info_def.meta_graph_version = META_GRAPH_VERSION
     w.write_graph(mg.graph, only_used=True)
+    names.update(w.sources)
     variables.finish(w, mgd)
     signature_defs(mg, w, mgd)
     mgd.asset_file_def.extend(assets.defs)

@@ -53,7 +53,8 @@ def mlp(tmp_path_factory, request):
 
 def test_layout_of_written_directory(mlp):
     _, path, _ = mlp
-    assert sorted(p.name for p in path.iterdir()) == ["saved_model.pb", "variables"]
+    assert sorted(p.name for p in path.iterdir()) == ["assets.extra", "saved_model.pb", "variables"]
+    assert [p.name for p in (path / "assets.extra").iterdir()] == ["tensorbridge_value_names.json"]
     assert sorted(p.name for p in (path / "variables").iterdir()) == [
         "variables.data-00000-of-00001", "variables.index"]
     sm = read_saved_model(path)
@@ -107,10 +108,10 @@ def test_saved_model_cli_show_and_run(mlp, tmp_path):
 def test_freeze_and_pbtxt(tmp_path):
     proto = mlp_proto()
     out = export_savedmodel(import_onnx(proto), tmp_path / "frozen", freeze=True, pbtxt=True)
-    assert sorted(p.name for p in out.iterdir()) == ["saved_model.pbtxt", "variables"]
+    assert sorted(p.name for p in out.iterdir()) == ["assets.extra", "saved_model.pbtxt", "variables"]
     assert list(BundleReader(out / "variables" / "variables").keys()) == ["_CHECKPOINTABLE_OBJECT_GRAPH"]
     tf1 = export_savedmodel(import_onnx(proto), tmp_path / "frozen1", freeze=True, object_graph=False)
-    assert sorted(p.name for p in tf1.iterdir()) == ["saved_model.pb"]
+    assert sorted(p.name for p in tf1.iterdir()) == ["assets.extra", "saved_model.pb"]
     assert_close(tf1_session_run(tf1, {"x": X}), ort_run(proto, {"x": X}))
     want = ort_run(proto, {"x": X})
     got, variables = tf_load_run(out, {"x": X})

@@ -81,6 +81,7 @@ class LiftContext:
         self.opset = opset
         self.b = ir.Builder(node.graph, before=node, prefix=f"{node.name or node.op_type}/")
         self.consts: list[ir.Value] = []  # initializers made by const(), removed on refusal
+        self.renamed: set[ir.Value] = set()  # outputs that took an ONNX output's name (driver)
 
     # ---- reading the ONNX node -----------------------------------------------------------
     @staticmethod

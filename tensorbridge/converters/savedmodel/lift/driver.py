@@ -93,6 +93,7 @@ def take_over(model: ir.Model, ctx: LiftContext, old: ir.Value, new: ir.Value | 
         new.type = old.type  # the ONNX output's declared type: later handlers may need the rank
     if not _is_contract(model, old):
         old.replace_all_uses_with(new)
+        _inherit_name(model, ctx, old, new)
         return
     if new.producer() not in ctx.b.created or _is_contract(model, new):
         # a graph input, a constant or another output: give the output its own TF node
@@ -105,6 +106,17 @@ def take_over(model: ir.Model, ctx: LiftContext, old: ir.Value, new: ir.Value | 
                 for k, v in d.items():
                     if v is old:
                         d[k] = new
+
+
+def _inherit_name(model: ir.Model, ctx: LiftContext, old: ir.Value, new: ir.Value) -> None:
+    """The TF value that replaces an ONNX value takes its name, so the SavedModel records
+    which TF tensor computes which source value (check --bisect pairs them up)."""
+    g = ctx.node.graph
+    if new.producer() not in ctx.b.created or new in ctx.renamed or _is_contract(model, new):
+        return
+    name = old.name
+    if g.rename_value(old, g.unique_value_name(f"{name}.replaced")) and g.rename_value(new, name):
+        ctx.renamed.add(new)
 
 
 def _is_contract(model: ir.Model, v: ir.Value) -> bool:
