@@ -12,14 +12,17 @@ thanks to a per-run session cache.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import helper, numpy_helper
 
 from .. import ir
 from .fold_constants_numpy import NotFoldable
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 _SIMPLE = {
     ir.AttrType.INT: onnx.AttributeProto.INT,
@@ -54,6 +57,8 @@ class OrtEvaluator:
         return list(outs)
 
     def _session(self, key: bytes) -> ort.InferenceSession:
+        import onnxruntime as ort  # here: most conversions fold everything with numpy
+
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         opts.intra_op_num_threads = 1  # deterministic reductions: same model, same bytes
