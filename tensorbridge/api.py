@@ -144,6 +144,8 @@ def convert(
     to_savedmodel = detect_target(dst) == SAVEDMODEL
     if to_savedmodel:
         check_savedmodel_destination(dst, opts.overwrite)
+        if opts.optimize:  # first at ONNX level: BatchNormalization folds into Conv, Identity goes
+            model, _ = run_default_pipeline(model, opts.debug, opts.inputs_as_nchw)
         to_tf_layout(model)  # TF CPU runs conv/pool only NHWC; the pipeline cancels Transposes
     if opts.optimize:
         emit(opts.progress, "optimize", 1, 4)
@@ -338,11 +340,14 @@ def optimize(
         check_overwrite(dst, overwrite)
     t0 = time.perf_counter()
     model = load(src)
-    if to_savedmodel:
-        to_tf_layout(model)  # before the passes, so the layout pass cancels the Transposes
     before = dict(sorted(op_counts(model).items()))
     ctx = PassContext(debug=debug, verify_each=debug,
                       keep_signatures=list(keep_signatures) if keep_signatures else None)
+    if to_savedmodel:
+        # the passes at ONNX level first (BatchNormalization folds into Conv), then TF's layout,
+        # then the passes again so the layout pass cancels the Transposes
+        model = pipeline(model, ctx).model
+        to_tf_layout(model)
     result = pipeline(model, ctx)
     if to_savedmodel:
         out = export_savedmodel(result.model, dst, overwrite=overwrite, freeze=False, pbtxt=False,

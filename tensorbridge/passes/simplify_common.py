@@ -30,6 +30,21 @@ def bypass(model: ir.Model, node: ir.Node, src: ir.Value) -> bool:
     return True
 
 
+def fuse_into(model: ir.Model, node: ir.Node, src: ir.Value) -> bool:
+    """:func:`bypass` for a node absorbed into ``src``'s producer (BatchNormalization or a
+    per-channel Mul/Add folded into a Conv): ``src`` then takes the absorbed output's name, so
+    the fused value keeps the name of the last computation it stands for (check --bisect pairs
+    values by name)."""
+    out, g = node.outputs[0], node.graph
+    name = out.name
+    if not bypass(model, node, src):
+        return False
+    if g is not None and src.name != name and not is_contract(model, src):
+        if g.rename_value(out, g.unique_value_name(f"{name}.fused")):
+            g.rename_value(src, name)
+    return True
+
+
 def const_array(v: ir.Value | None, max_bytes: int = 1 << 16) -> np.ndarray | None:
     """The value's data when it is a small constant; bigger ones are never read."""
     if v is None or v.const is None or v.const.dtype is ir.DType.STRING:

@@ -25,9 +25,9 @@ from .. import ir
 from ._edit import drop_if_dead
 from .simplify_common import (
     ONNX_DOMAINS,
-    bypass,
     const_array,
     drop_initializer_if_unused,
+    fuse_into,
     new_initializer,
     only_user,
 )
@@ -44,7 +44,7 @@ def rule_conv_mul(model: ir.Model, node: ir.Node) -> bool:
     conv, s, c = found
     w = conv.inputs[1]
     b = conv.inputs[2] if len(conv.inputs) > 2 else None
-    if not bypass(model, node, conv.outputs[0]):
+    if not fuse_into(model, node, conv.outputs[0]):
         return False
     drop_initializer_if_unused(model, c)
     _set_weight(model, conv, _scaled(conv.graph, w, s))
@@ -60,7 +60,7 @@ def rule_conv_add(model: ir.Model, node: ir.Node) -> bool:
         return False
     conv, t, c = found
     b = conv.inputs[2] if len(conv.inputs) > 2 else None
-    if not bypass(model, node, conv.outputs[0]):
+    if not fuse_into(model, node, conv.outputs[0]):
         return False
     drop_initializer_if_unused(model, c)
     old = b.const.numpy().astype(np.float64) if b is not None else 0.0

@@ -29,8 +29,8 @@ from .. import ir
 from ._edit import remove_nodes
 from .simplify_common import (
     ONNX_DOMAINS,
-    bypass,
     drop_initializer_if_unused,
+    fuse_into,
     new_initializer,
     only_user,
 )
@@ -64,7 +64,7 @@ def rule_fold_batchnorm(model: ir.Model, node: ir.Node) -> bool:
         add.outputs[0].type = node.outputs[0].type
         node.graph.insert_before(node, add)
         new_out = add.outputs[0]
-    if not bypass(model, node, new_out):  # cannot happen: new_out is local and not contract
+    if not fuse_into(model, node, new_out):  # cannot happen: new_out is local and not contract
         if add is not None:
             remove_nodes(add.graph, [add])
         return False
