@@ -48,6 +48,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from convert_bench import GNU_TIME, log, measure, median  # noqa: E402
+from memory_bench import write_external  # noqa: E402
 
 OUT = BENCH / "out" / "large"
 N_WEIGHTS = 36
@@ -75,16 +76,7 @@ def generate(path: Path) -> None:
             # scaled so the activations keep their size through the chain (Tanh bounds them)
             w = rng.standard_normal((DIM, DIM), dtype=np.float32) * np.float32(1.5 / DIM ** 0.5)
             raw = w.tobytes()
-            t = TensorProto(name=f"w{i}", data_type=TensorProto.FLOAT, dims=[DIM, DIM])
-            t.data_location = TensorProto.EXTERNAL
-            for k, v in (("location", data_name), ("offset", str(offset)), ("length", str(len(raw)))):
-                e = t.external_data.add()
-                e.key, e.value = k, v
-            f.write(raw)
-            offset += len(raw)
-            pad = (-offset) % 4096
-            f.write(b"\0" * pad)
-            offset += pad
+            t, offset = write_external(f, f"w{i}", raw, [DIM, DIM], data_name, offset)
             del w, raw
             inits.append(t)
             src = "x" if i == 0 else f"h{i - 1}"

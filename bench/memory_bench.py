@@ -28,6 +28,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -41,6 +42,24 @@ DIM = 4096  # 4096 x 4096 float32 = 64 MiB
 WEIGHT_BYTES = N_WEIGHTS * DIM * DIM * 4
 GOAL = 1.5
 
+
+
+def write_external(f, name: str, raw: bytes, dims: list[int], data_name: str,
+                   offset: int) -> tuple[Any, int]:
+    """Append one float32 tensor's bytes to the open external-data file ``f`` (4 KiB aligned,
+    as onnx writes them) and return its onnx.TensorProto pointing there, and the next offset."""
+    from onnx import TensorProto
+
+    t = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=dims)
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", data_name), ("offset", str(offset)), ("length", str(len(raw)))):
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    f.write(raw)
+    offset += len(raw)
+    pad = (-offset) % 4096
+    f.write(b"\0" * pad)
+    return t, offset + pad
 
 def generate(path: Path) -> None:
     """big.onnx + big.data, written weight by weight (external data, 4 KiB aligned)."""
@@ -58,16 +77,7 @@ def generate(path: Path) -> None:
             w = (rng.standard_normal((DIM, DIM), dtype=np.float32) / np.float32(DIM ** 0.5))
             transposed = i % 4 == 3  # stored [N, K] behind a Transpose, as TF exports do
             raw = (w.T.copy() if transposed else w).tobytes()
-            t = TensorProto(name=f"w{i}", data_type=TensorProto.FLOAT, dims=[DIM, DIM])
-            t.data_location = TensorProto.EXTERNAL
-            for k, v in (("location", data_name), ("offset", str(offset)), ("length", str(len(raw)))):
-                e = t.external_data.add()
-                e.key, e.value = k, v
-            f.write(raw)
-            offset += len(raw)
-            pad = (-offset) % 4096
-            f.write(b"\0" * pad)
-            offset += pad
+            t, offset = write_external(f, f"w{i}", raw, [DIM, DIM], data_name, offset)
             del w, raw
             inits.append(t)
             src = "x" if i == 0 else f"h{i - 1}"
