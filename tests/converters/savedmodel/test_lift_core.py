@@ -90,3 +90,18 @@ def test_mlp_runs_in_tf():
     y, xi = run_onnx_in_tf(proto, [x, x2])
     np.testing.assert_allclose(y, np.maximum(x @ w, 0) + x2, rtol=1e-6)
     np.testing.assert_array_equal(xi, x)
+
+
+def test_nodes_blocked_by_an_unlifted_producer_are_not_listed_as_unsupported():
+    """Relu has a handler, but its input comes untyped from an op with none: only that op is
+    reported, and the hint says what it blocked."""
+    nodes = [helper.make_node("Foo", ["x"], ["a"], domain="com.example"),
+             helper.make_node("Relu", ["a"], ["y"], name="relu")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    opsets = [helper.make_opsetid("", 18), helper.make_opsetid("com.example", 1)]
+    model = import_onnx(helper.make_model(g, opset_imports=opsets))
+    with pytest.raises(UnsupportedOpError) as e:
+        lift_model(model)
+    assert set(e.value.missing) == {("com.example", "Foo")}
+    assert "'relu'" in str(e.value) and "element type" in str(e.value)

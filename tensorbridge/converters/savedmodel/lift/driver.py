@@ -24,21 +24,25 @@ def lift_model(model: ir.Model, opset: int = ir.CANONICAL_OPSET) -> ir.Model:
     table = TF_LIFT.resolve(opset)
     missing: dict[tuple[str, str], list[str]] = {}
     hints: list[str] = []
+    blocked: list[str] = []  # refused only because an unlifted node left their input untyped
     for mg in model.meta_graphs:
         if mg.functions:
             names = sorted(f.name for f in mg.functions.values())
             raise UnsupportedOpError("ir->savedmodel", {("", f"function {n}"): [] for n in names},
                                      hint="inline the model-local functions first")
         for node in list(mg.graph):
-            _lift_node(model, node, table, opset, missing, hints)
+            _lift_node(model, node, table, opset, missing, hints, blocked)
     if missing:
         hint = "; ".join(dict.fromkeys(hints)) or "these ops have no TensorFlow lifting yet"
+        if blocked:
+            hint += (f"; {len(blocked)} node(s) reading their outputs were not lifted either "
+                     f"(e.g. {blocked[0]!r}), for want of an element type")
         raise UnsupportedOpError("ir->savedmodel", missing, hint=hint)
     return model
 
 
 def _lift_node(model: ir.Model, node: ir.Node, table, opset: int,
-               missing: dict[tuple[str, str], list[str]], hints: list[str]) -> None:
+               missing: dict[tuple[str, str], list[str]], hints: list[str], blocked: list[str]) -> None:
     if node.domain == TF_DOMAIN:
         return
     key = ("" if node.domain in ONNX_DOMAINS else node.domain, node.op_type)
@@ -51,6 +55,9 @@ def _lift_node(model: ir.Model, node: ir.Node, table, opset: int,
         outs = list(handler.fn(ctx, node))
     except UnsupportedOpError as e:
         undo(ctx)
+        if _reads_untyped_unlifted(node):
+            blocked.append(node.name)
+            return
         missing.setdefault(key, []).append(node.name)
         if e.hint:
             hints.append(f"{node.op_type} {node.name!r}: {e.hint}")
@@ -63,6 +70,16 @@ def _lift_node(model: ir.Model, node: ir.Node, table, opset: int,
     for old, new in zip(node.outputs, outs):
         take_over(model, ctx, old, new, handler.where)
     node.graph.remove(node)
+
+
+def _reads_untyped_unlifted(node: ir.Node) -> bool:
+    """An input without an element type comes from a node that was not lifted: the refusal is
+    a consequence of that node's, which is reported instead (nodes go in topological order)."""
+    for v in node.inputs:
+        p = v.producer() if v is not None else None
+        if v is not None and v.dtype is None and p is not None and p.domain != TF_DOMAIN:
+            return True
+    return False
 
 
 def undo(ctx: LiftContext) -> None:
