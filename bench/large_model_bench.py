@@ -49,6 +49,7 @@ sys.path.insert(0, str(BENCH))
 
 from convert_bench import GNU_TIME, log, measure, median  # noqa: E402
 from memory_bench import write_external  # noqa: E402
+from results_md import replace_section  # noqa: E402
 
 OUT = BENCH / "out" / "large"
 N_WEIGHTS = 36
@@ -456,15 +457,7 @@ def report(res: dict) -> str:
 
 def update_section(path: Path, text: str) -> None:
     """Replace (or append) this script's section of RESULTS.md, leaving the rest alone."""
-    old = path.read_text() if path.exists() else ""
-    start = old.find(SECTION)
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        nxt = old.find("\n## ", start + len(SECTION))
-        rest = old[nxt + 1:] if nxt >= 0 else ""
-        new = old[:start] + text.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
-    path.write_text(new)
+    replace_section(path, SECTION, text.removeprefix(SECTION + "\n").lstrip("\n"))
 
 
 def machine() -> str:

@@ -36,7 +36,6 @@ import argparse
 import datetime as _dt
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +47,7 @@ sys.path.insert(0, str(BENCH))
 
 import real_models  # noqa: E402
 from convert_bench import log, machine_info, measure, median, one_line_reason, pkg_versions  # noqa: E402
+from results_md import replace_section  # noqa: E402
 
 REPO = BENCH.parent
 OUT = BENCH / "out" / "onnx2tf"
@@ -677,17 +677,7 @@ def _stuck(tool: str, share: list[str], limit: float) -> bool:
 
 def update_results(path: Path, body: str) -> None:
     """Replace this section of RESULTS.md (re-read right now); appended at the end if missing."""
-    text = path.read_text() if path.exists() else ""
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + SECTION + "\n"
-        start = text.find(SECTION + "\n")
-    body_start = start + len(SECTION) + 1
-    m = re.compile(r"^#{1,2} ", re.M).search(text, body_start)
-    end = m.start() if m else len(text)
-    head, tail = text[:body_start], text[end:]
-    new = "\n" + body.rstrip("\n") + "\n"
-    path.write_text(head + new + ("\n" + tail if tail else ""))
+    replace_section(path, SECTION, body)
 
 
 def _f(v, fmt: str) -> str:

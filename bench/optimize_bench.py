@@ -49,6 +49,7 @@ from convert_bench import (  # noqa: E402
     pkg_versions,
     time_sessions,
 )
+from results_md import section_span  # noqa: E402
 
 REPO = BENCH.parent
 OUT = BENCH / "out" / "optimize"
@@ -199,14 +200,7 @@ def analyse(name: str, src: Path, results: dict, ort_runs: int, warmup: int) -> 
 def update_results(path: Path, block: str, body: str) -> None:
     """Replace one sub-block of this benchmark's section in RESULTS.md (re-read right now);
     the section is appended at the end when missing. Nothing outside the section changes."""
-    text = path.read_text() if path.exists() else ""
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + SECTION + "\n"
-        start = text.find(SECTION + "\n")
-    body_start = start + len(SECTION) + 1
-    m = re.compile(r"^#{1,2} ", re.M).search(text, body_start)
-    end = m.start() if m else len(text)
+    text, body_start, end = section_span(path.read_text() if path.exists() else "", SECTION)
     section = text[body_start:end]
     blocks = {}
     for b in BLOCKS:
