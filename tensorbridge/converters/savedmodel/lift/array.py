@@ -3,14 +3,12 @@
 Every index/shape tensor built here is int64 (TF's shape ops take int32 or int64; ONNX's are
 int64), and every TF node's output gets its element type, since later steps read it (``dt``);
 an input whose element type nothing recorded is refused, not guessed. Handlers register through
-``register``, which also keeps the ONNX outputs' declared shapes on the lifted outputs.
+``register`` (TF_LIFT.register).
 Control flow (If/Loop/Scan) is refused here with a reason until it is lifted.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,22 +21,9 @@ I64, I32, BOOL = ir.DType.INT64, ir.DType.INT32, ir.DType.BOOL
 
 
 # ---- helpers shared by the array families ---------------------------------------------------
-def register(*op_types: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """TF_LIFT.register, and the outputs built here keep the ONNX outputs' declared shapes (the
-    TF nodes are typed with their element type only; later handlers may need the rank)."""
-    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def lift(ctx: LiftContext, node: ir.Node) -> list[ir.Value | None]:
-            outs = fn(ctx, node)
-            for old, new in zip(node.outputs, outs):
-                if (new is not None and new.shape is None and old.shape is not None
-                        and new.dtype in (None, old.dtype) and new.producer() in ctx.b.created):
-                    new.type = old.type
-            return outs
-
-        return TF_LIFT.register(*op_types)(lift)
-
-    return decorate
+# The driver (driver.take_over) gives a lifted output the ONNX output's declared type when the
+# handler left it less known, for every family; the array families register plainly.
+register = TF_LIFT.register
 
 
 def dt(ctx: LiftContext, v: ir.Value) -> ir.DType:
