@@ -96,8 +96,8 @@ class LiftContext:
     def dtype(self, value: ir.Value) -> ir.DType:
         """The element type of ``value``; a value nothing typed makes the node unliftable
         (run shape inference first: the API does)."""
-        if value.dtype is None:
-            raise self.unsupported(f"the element type of {value.name!r} is not known")
+        if value.dtype is None or not isinstance(value.type, ir.TensorType):
+            raise self.unsupported(f"{value.name!r} is not a tensor of known element type")
         return value.dtype
 
     @staticmethod

@@ -14,6 +14,7 @@ import numpy as np
 from tensorbridge import ir
 
 from ._context import LiftContext
+from .array import op  # noqa: F401 - the math families take it from here
 
 D = ir.DType
 FLOATS = frozenset({D.FLOAT, D.DOUBLE, D.FLOAT16, D.BFLOAT16})
@@ -27,9 +28,7 @@ _WIDER = {D.INT8: D.INT32, D.INT16: D.INT32, D.UINT8: D.INT32, D.UINT16: D.INT32
 
 def dtype(ctx: LiftContext, v: ir.Value) -> ir.DType:
     """The element type of tensor ``v``; refuses non-tensors and types TF does not have."""
-    if v.dtype is None or not isinstance(v.type, ir.TensorType):
-        raise ctx.unsupported(f"{v.name!r} is not a tensor of known element type")
-    if not v.dtype.tf_code:
+    if not ctx.dtype(v).tf_code:
         raise ctx.unsupported(f"TensorFlow has no {v.dtype} type")
     return v.dtype
 
@@ -48,11 +47,6 @@ def via(ctx: LiftContext, inputs: list[ir.Value], allowed: Iterable[ir.DType],
         raise ctx.unsupported(f"no TensorFlow kernel for {ctx.node.op_type} on {t}")
     y = compute([ctx.cast(x, w) for x in inputs], w)
     return ctx.cast(y, out or t) if y.dtype is w else y
-
-
-def op(ctx: LiftContext, name: str, inputs: list[ir.Value], out: ir.DType, **attrs) -> ir.Value:
-    """A single-output TF op whose output has element type ``out`` (recorded, for chaining)."""
-    return ctx.tf(name, inputs, types=[ir.TensorType(out)], **attrs)
 
 
 def scalar(ctx: LiftContext, value: float | int, t: ir.DType, name: str = "c") -> ir.Value:

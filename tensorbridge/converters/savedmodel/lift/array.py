@@ -26,15 +26,8 @@ I64, I32, BOOL = ir.DType.INT64, ir.DType.INT32, ir.DType.BOOL
 register = TF_LIFT.register
 
 
-def dt(ctx: LiftContext, v: ir.Value) -> ir.DType:
-    """The element type of tensor ``v``; refuses a value of unknown type (nothing typed it)."""
-    if v.dtype is None or not isinstance(v.type, ir.TensorType):
-        raise ctx.unsupported(f"{v.name!r} is not a tensor of known element type")
-    return v.dtype
-
-
 def cast(ctx: LiftContext, v: ir.Value, to: ir.DType) -> ir.Value:
-    dt(ctx, v)
+    ctx.dtype(v)
     return ctx.cast(v, to)
 
 
@@ -45,20 +38,20 @@ def op(ctx: LiftContext, tf_op: str, inputs: list[ir.Value], dtype: ir.DType, **
 
 def binary(ctx: LiftContext, tf_op: str, a: ir.Value, b: ir.Value) -> ir.Value:
     """An element-wise op of two same-typed values; comparisons give bool."""
-    t = dt(ctx, a)
+    t = ctx.dtype(a)
     out = BOOL if tf_op in ("Less", "LessEqual", "Greater", "GreaterEqual", "Equal", "NotEqual") else t
     return op(ctx, tf_op, [a, b], out, T=t)
 
 
 def select(ctx: LiftContext, cond: ir.Value, a: ir.Value, b: ir.Value) -> ir.Value:
-    return op(ctx, "SelectV2", [cond, a, b], dt(ctx, a), T=dt(ctx, a))
+    return op(ctx, "SelectV2", [cond, a, b], ctx.dtype(a), T=ctx.dtype(a))
 
 
 def shape_of(ctx: LiftContext, x: ir.Value) -> ir.Value:
     """Shape(x) as int64 (a constant when x's shape is static)."""
     if ir.is_static(ctx.shape(x)):
         return ctx.i64(list(ctx.shape(x)), "shape")
-    return op(ctx, "Shape", [x], I64, T=dt(ctx, x), out_type=I64)
+    return op(ctx, "Shape", [x], I64, T=ctx.dtype(x), out_type=I64)
 
 
 def rank_of(ctx: LiftContext, x: ir.Value) -> ir.Value:
@@ -78,8 +71,8 @@ def i64_input(ctx: LiftContext, v: ir.Value) -> ir.Value:
 
 def gather(ctx: LiftContext, x: ir.Value, idx: ir.Value, axis: int) -> ir.Value:
     """GatherV2 (indices must be in range: TF CPU rejects negative ones)."""
-    return op(ctx, "GatherV2", [x, idx, ctx.i64(axis, "axis")], dt(ctx, x), Tparams=dt(ctx, x),
-              Tindices=dt(ctx, idx), Taxis=I64, batch_dims=0)
+    return op(ctx, "GatherV2", [x, idx, ctx.i64(axis, "axis")], ctx.dtype(x), Tparams=ctx.dtype(x),
+              Tindices=ctx.dtype(idx), Taxis=I64, batch_dims=0)
 
 
 def axis_dim(ctx: LiftContext, x: ir.Value, axis: int) -> ir.Value:
@@ -93,17 +86,17 @@ def axis_dim(ctx: LiftContext, x: ir.Value, axis: int) -> ir.Value:
 
 def wrap_negative(ctx: LiftContext, idx: ir.Value, dim: ir.Value) -> ir.Value:
     """where(idx < 0, idx + dim, idx), in idx's type; dim broadcasts against idx."""
-    dim = cast(ctx, dim, dt(ctx, idx))
-    zero = ctx.const(np.zeros((), dt(ctx, idx).numpy), "zero")
+    dim = cast(ctx, dim, ctx.dtype(idx))
+    zero = ctx.const(np.zeros((), ctx.dtype(idx).numpy), "zero")
     return select(ctx, binary(ctx, "Less", idx, zero), binary(ctx, "AddV2", idx, dim), idx)
 
 
 def reshape(ctx: LiftContext, x: ir.Value, shape: ir.Value) -> ir.Value:
-    return op(ctx, "Reshape", [x, shape], dt(ctx, x), T=dt(ctx, x), Tshape=dt(ctx, shape))
+    return op(ctx, "Reshape", [x, shape], ctx.dtype(x), T=ctx.dtype(x), Tshape=ctx.dtype(shape))
 
 
 def concat(ctx: LiftContext, xs: list[ir.Value], axis: int = 0) -> ir.Value:
-    t = dt(ctx, xs[0])
+    t = ctx.dtype(xs[0])
     if len(xs) == 1:
         return op(ctx, "Identity", xs, t, T=t)
     return op(ctx, "ConcatV2", [*xs, ctx.i64(axis, "axis")], t, N=len(xs), T=t, Tidx=I64)
@@ -147,7 +140,7 @@ def lift_constant(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
 @register("Shape")
 def lift_shape(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     x = node.inputs[0]
-    shp = op(ctx, "Shape", [x], I64, T=dt(ctx, x), out_type=I64)
+    shp = op(ctx, "Shape", [x], I64, T=ctx.dtype(x), out_type=I64)
     start, end = node.attr("start", 0), node.attr("end", None)
     if start == 0 and end is None:
         return [shp]
@@ -161,7 +154,7 @@ def lift_shape(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
 @register("Size")
 def lift_size(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     x = node.inputs[0]
-    return [op(ctx, "Size", [x], I64, T=dt(ctx, x), out_type=I64)]
+    return [op(ctx, "Size", [x], I64, T=ctx.dtype(x), out_type=I64)]
 
 
 @register("Concat")
@@ -175,7 +168,7 @@ _SIGNED = {ir.DType.UINT16: ir.DType.INT16}  # Tile has no uint16 kernel: tile t
 @register("Tile")
 def lift_tile(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     x, reps = node.inputs[0], i64_input(ctx, node.inputs[1])
-    t = dt(ctx, x)
+    t = ctx.dtype(x)
     via = _SIGNED.get(t, t)
     if via is not t:
         x = op(ctx, "Bitcast", [x], via, T=t, type=via)
@@ -188,14 +181,14 @@ def lift_expand(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     # bidirectional: the result has the broadcast shape of x's shape and the target
     x, target = node.inputs[0], i64_input(ctx, node.inputs[1])
     shp = op(ctx, "BroadcastArgs", [shape_of(ctx, x), target], I64, T=I64)
-    return [op(ctx, "BroadcastTo", [x, shp], dt(ctx, x), T=dt(ctx, x), Tidx=I64)]
+    return [op(ctx, "BroadcastTo", [x, shp], ctx.dtype(x), T=ctx.dtype(x), Tidx=I64)]
 
 
 @register("Range")
 def lift_range(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     # ONNX gives an empty range where TF refuses (start > limit with delta > 0, ...); TF has no
     # int16 Range kernel, so int16 counts in int32 (same values)
-    t = dt(ctx, node.inputs[0])
+    t = ctx.dtype(node.inputs[0])
     via = ir.DType.INT32 if t is ir.DType.INT16 else t
     start, limit, delta = (scalar_input(ctx, v, via) for v in node.inputs[:3])
     zero = ctx.const(np.zeros((), via.numpy), "zero")
@@ -210,7 +203,7 @@ def lift_constantofshape(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     value = np.zeros((), np.float32) if a is None else a.value.numpy().reshape(())
     dims = i64_input(ctx, node.inputs[0])
     fill = ctx.const(value, "value")
-    t = dt(ctx, fill)
+    t = ctx.dtype(fill)
     return [op(ctx, "Fill", [dims, fill], t, T=t, index_type=I64)]
 
 
@@ -218,7 +211,7 @@ def lift_constantofshape(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
 def lift_eyelike(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     x = node.inputs[0]
     dtype_code = node.attr("dtype", None)
-    out = dt(ctx, x) if dtype_code is None else _dtype_attr(dtype_code)
+    out = ctx.dtype(x) if dtype_code is None else _dtype_attr(dtype_code)
     shp = shape_of(ctx, x)
     rows = gather(ctx, shp, ctx.i64(0, "r"), 0)
     cols = gather(ctx, shp, ctx.i64(1, "c"), 0)

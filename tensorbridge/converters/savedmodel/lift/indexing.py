@@ -21,7 +21,6 @@ from .array import (
     binary,
     cast,
     concat,
-    dt,
     gather,
     i64_input,
     int_range,
@@ -80,7 +79,7 @@ def _element_coords(ctx: LiftContext, node: ir.Node) -> ir.Value:
 @register("GatherElements")
 def lift_gatherelements(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     x = node.inputs[0]
-    flat = op(ctx, "GatherNd", [x, _element_coords(ctx, node)], dt(ctx, x), Tparams=dt(ctx, x),
+    flat = op(ctx, "GatherNd", [x, _element_coords(ctx, node)], ctx.dtype(x), Tparams=ctx.dtype(x),
               Tindices=I64)
     return [reshape(ctx, flat, shape_of(ctx, node.inputs[1]))]
 
@@ -108,7 +107,7 @@ def _nd_indices(ctx: LiftContext, data: ir.Value, indices: ir.Value, batch: int)
 def lift_gathernd(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     x = node.inputs[0]
     idx = _nd_indices(ctx, x, node.inputs[1], int(node.attr("batch_dims", 0)))
-    return [op(ctx, "GatherNd", [x, idx], dt(ctx, x), Tparams=dt(ctx, x), Tindices=I64)]
+    return [op(ctx, "GatherNd", [x, idx], ctx.dtype(x), Tparams=ctx.dtype(x), Tindices=I64)]
 
 
 def _scatter(ctx: LiftContext, node: ir.Node, coords: ir.Value, k: int | None) -> ir.Value:
@@ -118,7 +117,7 @@ def _scatter(ctx: LiftContext, node: ir.Node, coords: ir.Value, k: int | None) -
     x, updates = node.inputs[0], node.inputs[2]
     if k is None:  # ScatterElements: one update per coordinate row
         updates = reshape(ctx, updates, ctx.i64([-1]))
-    t = dt(ctx, x)
+    t = ctx.dtype(x)
     if reduction == "mul":
         return _scatter_mul(ctx, x, coords, updates, k)
     if reduction not in _SCATTER:
@@ -131,7 +130,7 @@ def _scatter_mul(ctx: LiftContext, x: ir.Value, coords: ir.Value, updates: ir.Va
     """TF has no multiplying tensor scatter: x * (the product of the updates landing on each
     position, 1 elsewhere), by UnsortedSegmentProd over each row's linear position. Exact but
     for the association order of duplicate updates in floating point."""
-    t, shp = dt(ctx, x), shape_of(ctx, x)
+    t, shp = ctx.dtype(x), shape_of(ctx, x)
     head = shp if k is None else op(ctx, "Slice", [shp, ctx.i64([0]), ctx.i64([k])], I64, T=I64, Index=I64)
     strides = op(ctx, "Cumprod", [head, ctx.i64(0, "axis")], I64, T=I64, Tidx=I64, exclusive=True,
                  reverse=True)
@@ -164,14 +163,14 @@ def lift_onehot(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     axis = int(node.attr("axis", -1))
     if axis < -1:
         axis += need_rank(ctx, indices, "OneHot with axis < -1") + 1
-    t = dt(ctx, values)
+    t = ctx.dtype(values)
     return [op(ctx, "OneHot", [idx, cast(ctx, depth64, I32), on, off], t, T=t, TI=I64, axis=axis)]
 
 
 @register("NonZero")
 def lift_nonzero(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     x = node.inputs[0]
-    coords = op(ctx, "Where", [x], I64, T=dt(ctx, x))
+    coords = op(ctx, "Where", [x], I64, T=ctx.dtype(x))
     return [op(ctx, "Transpose", [coords, ctx.i64([1, 0])], I64, T=I64, Tperm=I64)]
 
 
@@ -191,7 +190,7 @@ def lift_tensorscatter(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     mode = mode.decode() if isinstance(mode, bytes) else mode
     axis = int(node.attr("axis", -2))
     pos = _axis_pos(ctx, cache, axis)
-    n = op(ctx, "Size", [update], I64, T=dt(ctx, update), out_type=I64)
+    n = op(ctx, "Size", [update], I64, T=ctx.dtype(update), out_type=I64)
     grid = op(ctx, "UnravelIndex", [int_range(ctx, ctx.i64(0, "zero"), n), shape_of(ctx, update)], I64,
               Tidx=I64)
     seq = gather(ctx, grid, pos, 0)
@@ -202,6 +201,6 @@ def lift_tensorscatter(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     grid = op(ctx, "TensorScatterUpdate", [grid, reshape(ctx, pos, ctx.i64([1, 1])),
                                            reshape(ctx, seq, ctx.i64([1, -1]))], I64, T=I64, Tindices=I64)
     coords = op(ctx, "Transpose", [grid, ctx.i64([1, 0])], I64, T=I64, Tperm=I64)
-    t = dt(ctx, cache)
+    t = ctx.dtype(cache)
     flat = reshape(ctx, update, ctx.i64([-1]))
     return [op(ctx, "TensorScatterUpdate", [cache, coords, flat], t, T=t, Tindices=I64)]

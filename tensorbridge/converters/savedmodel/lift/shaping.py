@@ -16,7 +16,6 @@ from .array import (
     binary,
     cast,
     concat,
-    dt,
     gather,
     i64_input,
     int_range,
@@ -57,7 +56,7 @@ def lift_transpose(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     else:  # the reversed dims of an unknown rank
         start = binary(ctx, "Sub", rank_of(ctx, x), ctx.i64(1, "one"))
         p = op(ctx, "Range", [start, ctx.i64(-1, "stop"), ctx.i64(-1, "step")], I64, Tidx=I64)
-    return [op(ctx, "Transpose", [x, p], dt(ctx, x), T=dt(ctx, x), Tperm=I64)]
+    return [op(ctx, "Transpose", [x, p], ctx.dtype(x), T=ctx.dtype(x), Tperm=I64)]
 
 
 def _is_listed(ctx: LiftContext, positions: ir.Value, axes: ir.Value) -> ir.Value:
@@ -70,7 +69,7 @@ def _is_listed(ctx: LiftContext, positions: ir.Value, axes: ir.Value) -> ir.Valu
 @register("Squeeze")
 def lift_squeeze(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     x, axes = node.inputs[0], ctx.input(node, 1)
-    t = dt(ctx, x)
+    t = ctx.dtype(x)
     const = None if axes is None else ctx.constant_value(axes)
     if axes is None or const is not None:
         dims = [] if axes is None else [int(a) for a in np.asarray(const).reshape(-1)]
@@ -96,7 +95,7 @@ def lift_unsqueeze(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
         if all(a >= 0 for a in vals):  # ascending insertions land at their final positions
             y = x
             for a in sorted(vals):
-                y = op(ctx, "ExpandDims", [y, ctx.i64(a, "axis")], dt(ctx, x), T=dt(ctx, x), Tdim=I64)
+                y = op(ctx, "ExpandDims", [y, ctx.i64(a, "axis")], ctx.dtype(x), T=ctx.dtype(x), Tdim=I64)
             return [y]
     # general: output dim j is 1 where j is listed, else the next input dim
     axes = i64_input(ctx, axes)
@@ -142,7 +141,7 @@ def lift_split(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
             c = binary(ctx, "FloorDiv", binary(ctx, "AddV2", d, ctx.i64(n - 1)), ctx.i64(n))
             head = op(ctx, "Fill", [ctx.i64([n - 1]), c], I64, T=I64, index_type=I64)
             sizes = concat(ctx, [head, ctx.i64([-1])])
-    t = dt(ctx, x)
+    t = ctx.dtype(x)
     outs = ctx.tf_multi("SplitV", [x, sizes, ctx.i32(axis, "axis")], n, num_split=n, T=t, Tlen=I64)
     for v in outs:
         v.type = ir.TensorType(t, None)
@@ -184,7 +183,7 @@ def _crop(ctx: LiftContext, x: ir.Value, crop: ir.Value) -> ir.Value:
     before, after = (gather(ctx, crop, ctx.i64(i, "side"), 1) for i in (0, 1))
     begin = op(ctx, "Neg", [before], I64, T=I64)
     size = binary(ctx, "AddV2", binary(ctx, "AddV2", shape_of(ctx, x), before), after)
-    return op(ctx, "Slice", [x, begin, size], dt(ctx, x), T=dt(ctx, x), Index=I64)
+    return op(ctx, "Slice", [x, begin, size], ctx.dtype(x), T=ctx.dtype(x), Index=I64)
 
 
 def _index_pad(ctx: LiftContext, x: ir.Value, pads: ir.Value, r: int, mode: str) -> ir.Value:
@@ -208,7 +207,7 @@ def lift_pad(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     x = node.inputs[0]
     mode = node.attr("mode", "constant")
     mode = mode.decode() if isinstance(mode, bytes) else mode
-    t, r = dt(ctx, x), ctx.rank(x)
+    t, r = ctx.dtype(x), ctx.rank(x)
     pads = _paddings(ctx, node, x)
     const = ctx.constant_value(node.inputs[1])
     if const is None or (np.asarray(const) < 0).any():  # negative pads crop first
@@ -244,6 +243,6 @@ def lift_centercroppad(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     pairs = op(ctx, "Pack", [before, binary(ctx, "Sub", diff, before)], I64, N=2, T=I64, axis=1)
     pads = pairs if axes is None else _rows_for_axes(ctx, x, pairs, list(axes))
     x = _crop(ctx, x, binary(ctx, "Minimum", pads, ctx.i64(0, "zero")))
-    t = dt(ctx, x)
+    t = ctx.dtype(x)
     grow = binary(ctx, "Maximum", pads, ctx.i64(0, "zero"))
     return [op(ctx, "PadV2", [x, grow, ctx.const(np.zeros((), t.numpy), "zero")], t, T=t, Tpaddings=I64)]

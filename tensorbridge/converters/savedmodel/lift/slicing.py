@@ -20,7 +20,6 @@ from .array import (
     binary,
     cast,
     diagonal_offset,
-    dt,
     gather,
     i64_input,
     int_range,
@@ -62,7 +61,7 @@ def _constant_slice(ctx: LiftContext, node: ir.Node) -> ir.Value | None:
     for a, s, e, st in zip(axes, starts, ends, steps):
         begin[a], end[a] = _norm(int(s), int(e), int(st), shape[a])
         stride[a], full = int(st), full & ~(1 << a)
-    t = dt(ctx, x)
+    t = ctx.dtype(x)
     if all(st == 1 for st in stride):
         size = [max(e - b, 0) if not full >> k & 1 else -1 for k, (b, e) in enumerate(zip(begin, end))]
         return op(ctx, "Slice", [x, ctx.i64(begin, "begin"), ctx.i64(size, "size")], t, T=t, Index=I64)
@@ -105,7 +104,7 @@ def lift_slice(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     begin = full(op(ctx, "ZerosLike", [shp], I64, T=I64), s)
     end = full(shp, e)
     stride = full(op(ctx, "OnesLike", [shp], I64, T=I64), steps)
-    t = dt(ctx, x)
+    t = ctx.dtype(x)
     return [op(ctx, "StridedSlice", [x, begin, end, stride], t, T=t, Index=I64, begin_mask=0,
                end_mask=0, ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0)]
 
@@ -122,7 +121,7 @@ def _band(ctx: LiftContext, x: ir.Value, k: int, upper: bool) -> ir.Value | None
         lower, upper_n = -1, k
     else:
         return None
-    t = dt(ctx, x)
+    t = ctx.dtype(x)
     return op(ctx, "MatrixBandPart", [x, ctx.i64(lower, "lower"), ctx.i64(upper_n, "upper")], t,
               T=t, Tindex=I64)
 
@@ -142,14 +141,14 @@ def lift_trilu(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     rows = gather(ctx, shp, binary(ctx, "Sub", r, ctx.i64(2, "two")), 0)
     cols = gather(ctx, shp, binary(ctx, "Sub", r, ctx.i64(1, "one")), 0)
     keep = binary(ctx, "GreaterEqual" if upper else "LessEqual", diagonal_offset(ctx, rows, cols), k)
-    zeros = op(ctx, "ZerosLike", [x], dt(ctx, x), T=dt(ctx, x))
+    zeros = op(ctx, "ZerosLike", [x], ctx.dtype(x), T=ctx.dtype(x))
     return [select(ctx, keep, x, zeros)]
 
 
 @register("ReverseSequence")
 def lift_reversesequence(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     x, lens = node.inputs[0], i64_input(ctx, node.inputs[1])
-    t = dt(ctx, x)
+    t = ctx.dtype(x)
     return [op(ctx, "ReverseSequence", [x, lens], t, T=t, Tlen=I64,
                seq_dim=int(node.attr("time_axis", 0)), batch_dim=int(node.attr("batch_axis", 1)))]
 
