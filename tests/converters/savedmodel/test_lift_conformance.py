@@ -5,9 +5,12 @@ with the case's expected outputs (case.rtol/atol, NaN-aware; bool/int exact).
 Outcomes per case, recorded as the user property ``lift`` = (outcome, op, detail) and summed
 per op by this folder's conftest.py:
   pass;
+  inexpressible: TensorFlow cannot express the case at all (an element type TF has no kernel
+  or no type for, a sequence at the signature, a random draw): every reason given starts
+  "TensorFlow has no" (INEXPRESSIBLE), the handlers' convention for that;
   no-handler (an op of the case has no lifting yet) and refused (a handler raised
-  ctx.unsupported, the case needs an element type TF does not have, or a handler stumbled on
-  a value the import left untyped: lifting needs element types): not failures;
+  ctx.unsupported for a case TF could express, or a handler stumbled on a value the import
+  left untyped: lifting needs element types): not failures, but they count against the bar;
   not-imported (import_onnx refuses the case, e.g. an old opset it cannot upgrade);
   known-fail: listed in KNOWN_FAILURES with the analysis (xfail; strict: passing fails);
   anything else (wrong numbers, a handler crash, TF rejecting the GraphDef) FAILS the test.
@@ -97,6 +100,18 @@ def _run(model: ir.Model, proto_inputs: list[str], inputs: list) -> list[np.ndar
         return list(sess.run(out_names, feed))
 
 
+INEXPRESSIBLE = "TensorFlow has no"
+
+
+def _refusal(reason: str) -> tuple[str, str]:
+    """("inexpressible", ...) when every node's reason says TF cannot express it, else refused."""
+    reasons = [r.split(": ", 1)[-1].strip() for r in reason.split("; ") if r.strip()]
+    reasons = [r for r in reasons if not r[:1].isdigit()]  # the driver's "N node(s) blocked" note
+    if reasons and all(r.startswith(INEXPRESSIBLE) for r in reasons):
+        return "inexpressible", reason
+    return "refused", reason
+
+
 def _outcome(case) -> tuple[str, str]:
     """(outcome, detail) for a case; raises AssertionError-worthy problems as ("fail", why)."""
     try:
@@ -108,7 +123,7 @@ def _outcome(case) -> tuple[str, str]:
         return "no-handler", ", ".join(missing)
     bad = _non_tf_dtype(model)
     if bad is not None:
-        return "refused", f"TensorFlow has no {bad} type"
+        return "inexpressible", f"TensorFlow has no {bad} type"
     initialized = {t.name for t in case.model.graph.initializer}
     proto_inputs = [i.name for i in case.model.graph.input if i.name not in initialized]
     for inputs, expected in case.data_sets:
@@ -119,7 +134,9 @@ def _outcome(case) -> tuple[str, str]:
         except UnsupportedOpError as e:
             known = TF_LIFT.resolve(ir.CANONICAL_OPSET)
             gaps = sorted(f"{d}::{op}" if d else op for d, op in e.missing if (d, op) not in known)
-            return ("no-handler", ", ".join(gaps)) if gaps else ("refused", e.hint or str(e))
+            if gaps:
+                return "no-handler", ", ".join(gaps)
+            return _refusal(e.hint or str(e))
         except Exception as e:  # noqa: BLE001 - any other crash is this case's failure
             return "fail", f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
         why = match_all([_array(x) for x in expected], actual, case.rtol, case.atol)

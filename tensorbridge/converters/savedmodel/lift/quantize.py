@@ -92,7 +92,7 @@ def lift_quantize_linear(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
         return [_saturate_int(ctx, q, None if zp is None else _per_element(ctx, node, zp, x), to)]
     if to in _F8:
         return [cast_to(ctx, q, to, bool(int_attr(ctx, node, "saturate", 1)))]
-    raise ctx.unsupported(f"quantization to {to}")
+    raise ctx.unsupported(f"TensorFlow has no Cast kernel for {to} (quantization to {to})")
 
 
 @TF_LIFT.register("DynamicQuantizeLinear")
