@@ -43,6 +43,13 @@ def to_tf_layout(model: ir.Model) -> None:
     prepare_layout(model)
 
 
+def infer_types(model: ir.Model) -> None:
+    """The shape-inference pass as the lifting's type inference (a converter imports no pass)."""
+    from .passes import PassContext, shape_inference
+
+    shape_inference(model, PassContext())
+
+
 def check_savedmodel_destination(path: Path, overwrite: bool) -> None:
     from .converters.savedmodel.writer import check_destination
 
@@ -58,7 +65,8 @@ def export_savedmodel(model: ir.Model, path: Path, *, overwrite: bool, freeze: b
 
     t0 = time.perf_counter()
     out = export_savedmodel(model, path, freeze=freeze, pbtxt=pbtxt, overwrite=overwrite,
-                            tags=tags, progress=on_bytes if progress is not None else None)
+                            tags=tags, progress=on_bytes if progress is not None else None,
+                            infer=infer_types)
     logger.info("save %s in %.0f ms", path, ms(t0))
     return out
 

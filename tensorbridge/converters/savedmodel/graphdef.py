@@ -5,6 +5,10 @@ become ``Const`` nodes (or, through ``initializer_hook``, whatever the SavedMode
 of a weight: a variable read), ``tf`` nodes become NodeDefs with their attributes encoded back
 (attrs_out.py). TF node names must match ``[A-Za-z0-9.][A-Za-z0-9_.\\-/>]*`` and be unique:
 IR names are kept where valid and made so otherwise. Tensor names are ``node:index``.
+
+A GRAPH attribute on a ``tf`` node (a lifted control-flow body: lift/_subgraph.py) is written as
+a FunctionDef in the GraphDef's ``library`` (its inputs the args, its outputs the results;
+nested bodies land there too) and the attribute as a ``func`` naming it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ PRODUCER = 2474  # what TF 2.21 writes (FORMATS.md 5.3); a newer producer than t
 MIN_CONSUMER = 12
 _BAD_FIRST = re.compile(r"^[^A-Za-z0-9.]")
 _BAD_CHAR = re.compile(r"[^A-Za-z0-9_.\-/>]")
+_FN_BAD = re.compile(r"[^A-Za-z0-9_]")
 
 # (writer, value) -> the tensor name that holds the initializer's data, or None for a Const
 InitializerHook = Callable[["GraphDefWriter", ir.Value], "str | None"]
@@ -37,7 +42,8 @@ def tf_node_name(name: str) -> str:
 class GraphDefWriter:
     """Accumulates NodeDefs; maps IR Values to TF tensor names."""
 
-    def __init__(self, initializer_hook: InitializerHook | None = None) -> None:
+    def __init__(self, initializer_hook: InitializerHook | None = None, *,
+                 function_names: set[str] | None = None) -> None:
         self.graph_def = graph_pb2.GraphDef()
         self.graph_def.versions.producer = PRODUCER
         self.graph_def.versions.min_consumer = MIN_CONSUMER
@@ -47,6 +53,7 @@ class GraphDefWriter:
         self.sources: dict[str, str] = {}
         self._names: set[str] = set()
         self._hook = initializer_hook
+        self._fn_names = set() if function_names is None else function_names  # shared by bodies
 
     def unique(self, base: str) -> str:
         name, k = tf_node_name(base), 0
@@ -112,12 +119,38 @@ class GraphDefWriter:
             raise ConversionError(f"{n.op_type} {n.name!r} (domain {n.domain or 'ai.onnx'!r}) was not "
                                   "lifted to a TF op; lift the model first")
         inputs = [self.name_of(v, f"{n.op_type} {n.name!r}") for v in n.inputs]
-        nd = self.add(n.op_type, name or n.name, inputs, **n.attrs)
+        attrs = {k: self._func_attr(a, f"{n.name}_{k}") if a.type is ir.AttrType.GRAPH else a
+                 for k, a in n.attrs.items()}
+        nd = self.add(n.op_type, name or n.name, inputs, **attrs)
         for i, out in enumerate(n.outputs):
             self.tensor[out] = f"{nd.name}:{i}"
             if out.name:
                 self.sources[f"{nd.name}:{i}"] = out.name
         return nd
+
+    def _func_attr(self, a: ir.Attr, hint: str) -> ir.Attr:
+        return ir.Attr(ir.AttrType.FUNC, ir.FuncRef(self.function(a.value, hint), {}))
+
+    def function(self, graph: ir.Graph, hint: str) -> str:
+        """``graph`` (closed: it reads nothing from outside) as a FunctionDef of this GraphDef's
+        library, with the functions it calls; returns the function's name."""
+        from .objgraph_out import signature_function  # local: objgraph_out imports this module
+
+        sub = GraphDefWriter(function_names=self._fn_names)
+        gd = sub.write_graph(graph, only_used=True)
+        name, k = f"__tb_{_FN_BAD.sub('_', hint)}", 0
+        while name in self._fn_names:
+            k += 1
+            name = f"__tb_{_FN_BAD.sub('_', hint)}_{k}"
+        self._fn_names.add(name)
+        where = f"function {name!r}"
+        fdef = signature_function(
+            name, gd, [(v.name, sub.tensor[v].split(":")[0]) for v in graph.inputs], [],
+            [(str(i), sub.name_of(v, where), _dtype(v, where)) for i, v in enumerate(graph.outputs)],
+            stateful=False)
+        self.graph_def.library.function.extend(gd.library.function)
+        self.graph_def.library.function.append(fdef)
+        return name
 
     def name_of(self, v: ir.Value | None, where: str) -> str:
         if v is None:

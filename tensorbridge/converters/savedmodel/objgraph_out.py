@@ -79,11 +79,13 @@ def _arg_name(base: str, taken: set[str]) -> str:
 
 def signature_function(name: str, body: graph_pb2.GraphDef, inputs: list[tuple[str, str]],
                        resources: list[tuple[str, ir.DType, tuple[int, ...]]],
-                       outputs: list[tuple[str, str, ir.DType]]) -> function_pb2.FunctionDef:
+                       outputs: list[tuple[str, str, ir.DType]], *,
+                       stateful: bool = True) -> function_pb2.FunctionDef:
     """``body`` as a FunctionDef. ``inputs``: (key, Placeholder node); ``resources``:
-    (VarHandleOp node, dtype, shape); ``outputs``: (key, tensor name, dtype)."""
+    (VarHandleOp node, dtype, shape); ``outputs``: (key, tensor name, dtype). Also writes
+    lifted control-flow bodies (graphdef.py; ``stateful=False``)."""
     fdef = function_pb2.FunctionDef()
-    fdef.signature.name, fdef.signature.is_stateful = name, True
+    fdef.signature.name, fdef.signature.is_stateful = name, stateful
     taken: set[str] = set()
     args = _input_args(fdef, body, inputs, resources, taken)
     nodes = {n.name: n for n in body.node}

@@ -22,7 +22,7 @@ _SPECS: tuple[tuple[str, str], ...] = (
     ('band',
      'MatrixBandPart'),
     ('handle',
-     'TensorListReserve'),
+     'EmptyTensorList TensorListReserve'),
     ('index',
      'Where'),
     ('indices values shape',
@@ -56,7 +56,7 @@ _SPECS: tuple[tuple[str, str], ...] = (
     ('output+Tout',
      'Case If PartitionedCall StatefulPartitionedCall StatelessCase StatelessIf'),
     ('output_handle',
-     'TensorListFromTensor TensorListSetItem'),
+     'TensorListFromTensor TensorListPushBack TensorListSetItem'),
     ('product',
      'MatMul'),
     ('r0',
@@ -99,6 +99,15 @@ _SPECS: tuple[tuple[str, str], ...] = (
      'Add AddV2 BitwiseAnd BitwiseOr BitwiseXor Div Equal FloorDiv FloorMod Greater GreaterEqual '
      'LeftShift Less LessEqual LogicalAnd LogicalOr Maximum Minimum Mod Mul NotEqual Pow RealDiv '
      'RightShift SquaredDifference Sub TruncateDiv TruncateMod'),
+    # string, Unique and image ops of the lift (lift/strings.py, unique.py, image.py)
+    ('dense', 'SparseToDense'),
+    ('image', 'DecodeImage DecodeJpeg'),
+    ('output', 'DecodeRaw ReduceJoin StaticRegexReplace UnsortedSegmentMin'),
+    ('y', 'InvertPermutation'),
+    ('y idx count', 'UniqueWithCounts UniqueWithCountsV2'),
+    # NonMaxSuppression over a run-time number of batches and classes (lift/nms.py)
+    ('selected_indices selected_scores valid_outputs', 'NonMaxSuppressionV5'),
+    ('tensor lengths', 'TensorListConcatV2'),
 )
 
 OUTPUT_ARGS: dict[str, tuple[str, ...]] = {

@@ -58,6 +58,7 @@ def tf2_meta_graph(mg: ir.MetaGraph, table: VariableTable, freeze: bool,
     main_vars.finish(main, mgd)
     mgd.graph_def.CopyFrom(main.graph_def)
     mgd.graph_def.library.function.extend(functions)
+    mgd.graph_def.library.function.extend(body.graph_def.library.function)  # control-flow bodies
     return mgd, og.attach(mgd)
 
 

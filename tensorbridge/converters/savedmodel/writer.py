@@ -42,7 +42,7 @@ from tensorbridge.protos import meta_graph_pb2, saved_model_pb2
 
 from .bundle import DEFAULT_SHARD_SIZE
 from .graphdef import GraphDefWriter
-from .lift import lift_model
+from .lift import Infer, lift_model
 from .objgraph_out import OBJECT_GRAPH_KEY, checkpoint_key, tf2_blocker
 from .op_outputs import strip_op_list
 from .reader import PB, PBTXT, VARIABLES_PREFIX
@@ -71,17 +71,19 @@ def export_savedmodel(
     tags: Sequence[str] | None = None,
     progress: Progress | None = None,
     object_graph: bool = True,
+    infer: Infer | None = None,
 ) -> Path:
     """Write ``model`` (ONNX-semantics IR; left untouched) as a SavedModel directory ``path``.
 
     ``freeze``: every weight as a Const (refused past 2 GB). ``pbtxt``: saved_model.pbtxt.
     ``tags``: the tag set of a single-meta-graph model (default: its own). ``progress``:
     called with (bytes written, total bytes) while the variables are written.
-    ``object_graph``: write the TF2 form where possible (see the module doc).
+    ``object_graph``: write the TF2 form where possible (see the module doc). ``infer``: types
+    a model's values in place (lift_model; control-flow bodies need it).
     """
     out = Path(path)
     check_destination(out, overwrite)
-    lifted = lift_model(ir.clone_model(model))
+    lifted = lift_model(ir.clone_model(model), infer=infer)
     if tags is not None:
         if len(lifted.meta_graphs) != 1:
             raise UsageError(f"tags= retags a single meta graph; the model has "

@@ -20,11 +20,15 @@ from tensorbridge.converters.savedmodel.lift import lift_model
 from tensorbridge.passes import PassContext, shape_inference
 
 
+def _infer(model: ir.Model) -> None:
+    shape_inference(model, PassContext())
+
+
 def lift_to_graph_def(model: ir.Model):
     """(GraphDef, input tensor names, output tensor names) of a lifted copy of ``model``."""
     lifted = ir.clone_model(model)
     shape_inference(lifted, PassContext())  # as the API does before lifting: handlers need types
-    lift_model(lifted)
+    lift_model(lifted, infer=_infer)
     w = GraphDefWriter()
     gd = w.write_graph(lifted.graph)
     return gd, [w.tensor[v] for v in lifted.graph.inputs], [w.tensor[v] for v in lifted.graph.outputs]

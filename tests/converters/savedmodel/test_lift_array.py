@@ -19,10 +19,6 @@ from onnx import TensorProto, helper, numpy_helper, shape_inference
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lift_harness import run_onnx_in_tf  # noqa: E402
 
-from tensorbridge.converters.onnx import import_onnx  # noqa: E402
-from tensorbridge.converters.savedmodel.lift import lift_model  # noqa: E402
-from tensorbridge.errors import UnsupportedOpError  # noqa: E402
-
 pytestmark = pytest.mark.tf
 OPSET = 26  # the canonical opset: no version conversion (and its shape inference) on import
 IR_VERSION = 11  # ONNX Runtime 1.31 reads IR <= 13; onnx 1.23 writes 14
@@ -439,11 +435,3 @@ def test_chain_keeps_declared_shapes():
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
     x, i = X.reshape(3, 20), i64(-1, 0)
     np.testing.assert_allclose(run_onnx_in_tf(model, [x, i])[0], _expected(model, [x, i])[0], rtol=1e-6)
-
-
-def test_control_flow_refused():
-    then = helper.make_graph([helper.make_node("Identity", ["a0"], ["t"])], "then", [],
-                             [helper.make_tensor_value_info("t", TensorProto.BOOL, [])])
-    model, _ = _model("If", [("in", np.array(True))], {"then_branch": then, "else_branch": then}, 1)
-    with pytest.raises(UnsupportedOpError, match="control flow is not lifted yet"):
-        lift_model(import_onnx(model))

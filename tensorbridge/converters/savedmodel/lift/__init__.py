@@ -7,11 +7,12 @@ module). Importing this package registers every handler.
 # isort: off
 from . import activations, attention, elementwise, loss, math, matmul, quantize, reduce  # noqa: F401 - math
 from . import rotary, spectral  # noqa: F401 - registers handlers (math family)
-from . import array, indexing, shaping, slicing  # noqa: F401 - registers handlers (array/shape ops)
+from . import array, control, indexing, optional, shaping, slicing  # noqa: F401 - registers handlers (array/shape ops)
 from . import conv, norm, pool, resize  # noqa: F401 - registers handlers (NN: conv, pool, norm, resize)
 # isort: on
-from ._context import TF_DOMAIN, TF_LIFT, LiftContext, TfShape, tf_attr
+from ._context import TF_DOMAIN, TF_LIFT, Infer, LiftContext, TfShape, tf_attr
 from .driver import lift_model
 from .layout import prepare_layout
 
-__all__ = ["TF_DOMAIN", "TF_LIFT", "LiftContext", "TfShape", "lift_model", "prepare_layout", "tf_attr"]
+__all__ = ["TF_DOMAIN", "TF_LIFT", "Infer", "LiftContext", "TfShape", "lift_model", "prepare_layout",
+           "tf_attr"]

@@ -15,12 +15,14 @@ friends): TensorFlow fills in only defaulted attributes on load.
 Attribute values given to :meth:`LiftContext.tf` are coerced to TF kinds: ``bool`` -> b,
 ``int`` -> i, ``float`` -> f, ``str``/``bytes`` -> s, ``ir.DType`` -> type, lists of those ->
 list(...), :class:`TfShape` -> shape, ``ir.Tensor``/numpy array -> tensor, ``ir.FuncRef`` ->
-func; an ``ir.Attr`` passes through (needed for an empty list: ``ir.Attr(K.INTS, ())``).
+func; an ``ir.Attr`` passes through (needed for an empty list: ``ir.Attr(K.INTS, ())``). A
+GRAPH attribute on a ``tf`` node is a function body the writer makes a FunctionDef of
+(control flow: lift/_subgraph.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,8 @@ from ...registry import Registry
 # IR (ONNX-semantics) op -> TF ops. Version axis: the IR's canonical ONNX opset (one table today).
 TF_LIFT = Registry("ir->savedmodel", version_axis="IR opset")
 TF_DOMAIN = "tf"
+# types a model's values in place (the shape-inference pass, given by the caller of lift_model)
+Infer = Callable[[ir.Model], None]
 K = ir.AttrType
 
 
@@ -74,9 +78,10 @@ def tf_attr(value: Any) -> ir.Attr:
 class LiftContext:
     """Builds TF nodes before the ONNX node being lifted, named under its name."""
 
-    def __init__(self, model: ir.Model, node: ir.Node, opset: int) -> None:
+    def __init__(self, model: ir.Model, node: ir.Node, opset: int, infer: Infer | None = None) -> None:
         assert node.graph is not None
         self.model = model
+        self.infer = infer  # types the model's values in place (see lift_model), or None
         self.node = node
         self.opset = opset
         self.b = ir.Builder(node.graph, before=node, prefix=f"{node.name or node.op_type}/")

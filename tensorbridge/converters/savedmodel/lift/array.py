@@ -4,7 +4,6 @@ Every index/shape tensor built here is int64 (TF's shape ops take int32 or int64
 int64), and every TF node's output gets its element type, since later steps read it (``dt``);
 an input whose element type nothing recorded is refused, not guessed. Handlers register through
 ``register`` (TF_LIFT.register).
-Control flow (If/Loop/Scan) is refused here with a reason until it is lifted.
 """
 
 from __future__ import annotations
@@ -231,7 +230,3 @@ def diagonal_offset(ctx: LiftContext, rows: ir.Value, cols: ir.Value) -> ir.Valu
 def _dtype_attr(code: Any) -> ir.DType:
     return code if isinstance(code, ir.DType) else ir.DType.from_onnx(int(code))
 
-
-@register("If", "Loop", "Scan")
-def lift_control_flow(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
-    raise ctx.unsupported("control flow is not lifted yet")

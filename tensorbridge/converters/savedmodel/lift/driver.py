@@ -14,13 +14,17 @@ from __future__ import annotations
 from tensorbridge import ir
 from tensorbridge.errors import ConversionError, UnsupportedOpError
 
-from ._context import TF_DOMAIN, TF_LIFT, LiftContext
+from ._context import TF_DOMAIN, TF_LIFT, Infer, LiftContext
+from .optional import BOUNDARY_REASON, boundary_gaps
 
 ONNX_DOMAINS = ("", "ai.onnx")
 
 
-def lift_model(model: ir.Model, opset: int = ir.CANONICAL_OPSET) -> ir.Model:
-    """Replace every ONNX-semantics node of every meta graph by TF nodes; returns ``model``."""
+def lift_model(model: ir.Model, opset: int = ir.CANONICAL_OPSET, *, infer: Infer | None = None) -> ir.Model:
+    """Replace every ONNX-semantics node of every meta graph by TF nodes; returns ``model``.
+
+    ``infer`` types a model's values in place (the shape-inference pass, given by the caller: a
+    converter imports no pass); control flow needs it to type its bodies, and is refused without."""
     table = TF_LIFT.resolve(opset)
     missing: dict[tuple[str, str], list[str]] = {}
     hints: list[str] = []
@@ -30,18 +34,41 @@ def lift_model(model: ir.Model, opset: int = ir.CANONICAL_OPSET) -> ir.Model:
             names = sorted(f.name for f in mg.functions.values())
             raise UnsupportedOpError("ir->savedmodel", {("", f"function {n}"): [] for n in names},
                                      hint="inline the model-local functions first")
+        boundary = boundary_gaps(mg.graph)
+        if boundary:
+            missing.update(boundary)
+            hints.append(BOUNDARY_REASON)
         for node in list(mg.graph):
-            _lift_node(model, node, table, opset, missing, hints, blocked)
+            _lift_node(model, node, table, opset, infer, missing, hints, blocked)
     if missing:
-        hint = "; ".join(dict.fromkeys(hints)) or "these ops have no TensorFlow lifting yet"
-        if blocked:
-            hint += (f"; {len(blocked)} node(s) reading their outputs were not lifted either "
-                     f"(e.g. {blocked[0]!r}), for want of an element type")
-        raise UnsupportedOpError("ir->savedmodel", missing, hint=hint)
+        raise _gaps(missing, hints, blocked)
     return model
 
 
-def _lift_node(model: ir.Model, node: ir.Node, table, opset: int,
+def lift_graph(model: ir.Model, graph: ir.Graph, opset: int = ir.CANONICAL_OPSET,
+               infer: Infer | None = None) -> None:
+    """Lift every node of ``graph`` (a control-flow body of ``model``) in place; one
+    UnsupportedOpError lists what could not be lifted."""
+    table = TF_LIFT.resolve(opset)
+    missing: dict[tuple[str, str], list[str]] = {}
+    hints: list[str] = []
+    blocked: list[str] = []
+    for node in list(graph):
+        _lift_node(model, node, table, opset, infer, missing, hints, blocked)
+    if missing:
+        raise _gaps(missing, hints, blocked)
+
+
+def _gaps(missing: dict[tuple[str, str], list[str]], hints: list[str],
+          blocked: list[str]) -> UnsupportedOpError:
+    hint = "; ".join(dict.fromkeys(hints)) or "these ops have no TensorFlow lifting yet"
+    if blocked:
+        hint += (f"; {len(blocked)} node(s) reading their outputs were not lifted either "
+                 f"(e.g. {blocked[0]!r}), for want of an element type")
+    return UnsupportedOpError("ir->savedmodel", missing, hint=hint)
+
+
+def _lift_node(model: ir.Model, node: ir.Node, table, opset: int, infer: Infer | None,
                missing: dict[tuple[str, str], list[str]], hints: list[str], blocked: list[str]) -> None:
     if node.domain == TF_DOMAIN:
         return
@@ -50,7 +77,7 @@ def _lift_node(model: ir.Model, node: ir.Node, table, opset: int,
     if handler is None:
         missing.setdefault(key, []).append(node.name)
         return
-    ctx = LiftContext(model, node, opset)
+    ctx = LiftContext(model, node, opset, infer)
     try:
         outs = list(handler.fn(ctx, node))
     except UnsupportedOpError as e:
@@ -59,6 +86,9 @@ def _lift_node(model: ir.Model, node: ir.Node, table, opset: int,
             blocked.append(node.name)
             return
         missing.setdefault(key, []).append(node.name)
+        for inner, names in e.missing.items():  # gaps inside a control-flow body
+            if inner != key:
+                missing.setdefault(inner, []).extend(names)
         if e.hint:
             hints.append(f"{node.op_type} {node.name!r}: {e.hint}")
         return
