@@ -9,9 +9,13 @@ fused form). FusedBatchNormV3 would need NHWC and float32 statistics, and is no 
 The statistics of Layer/GroupNormalization are computed in ``stash_type`` (float32 for
 half inputs), as ONNX specifies. LRN is TF's LRN (NHWC, between Transposes) with
 ``depth_radius = (size - 1) / 2`` and ``alpha / size`` (FORMATS.md 8); an even ``size`` has an
-asymmetric window TF's LRN lacks and is refused. Dropout in inference is the identity; its mask
-(when read) is all true. Training-mode BatchNormalization and Dropout are refused (running
-statistics / random masks have no inference meaning).
+asymmetric window TF's LRN lacks and is refused. Training-mode BatchNormalization (batch
+statistics, running-statistics outputs) is lifted by norm_extra.py. Dropout is the identity
+with an all-true mask when that is certain at conversion time: training_mode absent or a
+constant false, or a constant ratio of 0. Otherwise the mask may be a random draw, which is
+refused: a TF random mask would be well defined but not the one any ONNX runtime draws. A
+runtime training_mode is refused too: the graph must work for every fed value, and converting
+it as the identity would silently drop the dropout of training=true callers.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from tensorbridge import ir
 
 from ._context import TF_LIFT, LiftContext
 from .conv import I32, channels_last, to_nchw, transpose, ttype
+from .norm_extra import lift_batch_norm_training
 
 
 def _tf(ctx: LiftContext, op: str, inputs, dtype: ir.DType, **attrs) -> ir.Value:
@@ -70,8 +75,10 @@ def batch_norm_consts(ctx: LiftContext, node: ir.Node):
 def lift_batch_norm(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     x = ctx.input(node, 0)
     dtype, r = ctx.dtype(x), ctx.rank(x)
-    if node.attr("training_mode", 0) or len(node.outputs) > 1:
-        raise ctx.unsupported("training-mode BatchNormalization (batch statistics) in inference")
+    if node.attr("training_mode", 0):
+        return lift_batch_norm_training(ctx, node)
+    if len(node.outputs) > 1:
+        raise ctx.unsupported("BatchNormalization with running-statistics outputs needs training_mode=1")
     if r is None:
         raise ctx.unsupported("BatchNormalization needs an input of known rank")
     folded = batch_norm_consts(ctx, node)
@@ -173,14 +180,20 @@ def lift_lrn(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     return [to_nchw(ctx, node, y, r, dtype)]
 
 
+_RANDOM_MASK = ("TensorFlow has no way to reproduce ONNX's random dropout mask: training-mode Dropout "
+                "with a ratio that may be nonzero draws one at random (TF's random ops could draw "
+                "a mask, never the one onnxruntime or ONNX's numpy reference draws)")
+
+
 @TF_LIFT.register("Dropout")
 def lift_dropout(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     x, ratio, training = ctx.input(node, 0), ctx.input(node, 1), ctx.input(node, 2)
-    if training is not None:
-        t = ctx.constant_value(training)
-        r = ctx.constant_value(ratio) if ratio is not None else np.float32(0.5)
-        if t is None or (bool(t) and (r is None or float(r) != 0.0)):
-            raise ctx.unsupported("Dropout in training mode draws a random mask")
+    t = ctx.constant_value(training) if training is not None else np.bool_(False)
+    r = ctx.constant_value(ratio) if ratio is not None else np.float32(0.5)
+    if (t is None or bool(t)) and (r is None or float(r) != 0.0):
+        raise ctx.unsupported(_RANDOM_MASK + (
+            ". Here training_mode is a runtime input: give it a constant false to convert the "
+            "model for inference" if t is None else ""))
     dtype = ctx.dtype(x)
     y = ctx.tf("Identity", [x], T=dtype, types=ttype(dtype, x.shape))
     if len(node.outputs) < 2:
