@@ -31,8 +31,8 @@ Keras round trips: all 12 KERAS_APPS pass (MobileNetV2 and ResNet50 always run, 
 marked slow); max abs error vs ORT 7e-9 .. 2.3e-6 (EfficientNetV2B0), and each round-tripped
 SavedModel also matches the original Keras export at atol = rtol = 1e-4.
 
-The scikit-learn pipeline's ai.onnx.ml ops (Scaler, LinearClassifier, Normalizer) have no
-lifting: the conversion must fail with ONE UnsupportedOpError naming them all, and write nothing.
+The scikit-learn pipeline's ai.onnx.ml ops (Scaler, LinearClassifier, Normalizer) are lifted
+(lift/ml.py): the SavedModel matches ORT on the pipeline's labels and probabilities.
 """
 
 from __future__ import annotations
@@ -58,13 +58,10 @@ sys.path.insert(0, str(TESTS))
 import tf_fixtures  # noqa: E402
 
 import tensorbridge as tb  # noqa: E402
-from tensorbridge.errors import UnsupportedOpError  # noqa: E402
 from tensorbridge.protos import saved_model_pb2  # noqa: E402
 
 ATOL = RTOL = 1e-4
 MAX_CNN_TRANSPOSES = 1  # the NCHW image input's (module docstring)
-ML_OPS = {("ai.onnx.ml", "Scaler"), ("ai.onnx.ml", "LinearClassifier"),
-          ("ai.onnx.ml", "Normalizer")}
 # (batch, seq) per file: two batch sizes, and two sequence lengths for the transformer
 SIZES = {"transformer": ((1, 3), (4, 3), (1, 11), (4, 11)), "cnn": ((1, None), (5, None))}
 
@@ -213,17 +210,13 @@ def test_cnn_via_cli_without_tensorflow(real_models, real_files, tmp_path):
     assert graphdef_ops(out)["Transpose"] <= MAX_CNN_TRANSPOSES
 
 
-def test_sklearn_pipeline_is_refused_with_one_clear_error(real_files, tmp_path):
+def test_sklearn_pipeline_to_savedmodel(real_models, real_files, tmp_path):
     out = tmp_path / "sklearn_sm"
-    with pytest.raises(UnsupportedOpError) as info:
-        tb.convert(real_files["sklearn"], out)
-    err = info.value
-    assert ML_OPS <= set(err.missing), err.missing
-    msg = str(err)
-    assert "ir->savedmodel" in msg and "\n" not in msg.strip()
-    for _, op in ML_OPS:
-        assert f"ai.onnx.ml::{op}" in msg, msg
-    assert not out.exists() or not any(out.iterdir())  # nothing half-written
+    tb.convert(real_files["sklearn"], out)
+    spec = real_models.MODELS["sklearn"]
+    _compare(out, real_files["sklearn"], [spec.make_input(b, s, seed) for b, s in spec.sizes
+                                          for seed in (0, 1)])
+    assert {"MatMul", "Softmax"} <= set(graphdef_ops(out))  # LinearClassifier, lifted
 
 
 # ---- Keras applications: SavedModel -> ONNX -> SavedModel ------------------------------------

@@ -23,6 +23,11 @@ def run(model, inputs: list) -> list:
     return sess.run(None, feed)
 
 
+def _text(x) -> str:
+    """A string element as text: TF gives bytes where ONNX's expected values hold str."""
+    return x.decode("utf-8", "surrogateescape") if isinstance(x, bytes) else str(x)
+
+
 def match(expected, actual, rtol: float = 1e-3, atol: float = 1e-7) -> str | None:
     """None when ``actual`` matches ``expected`` within tolerances, else a reason."""
     if isinstance(expected, (list, tuple)):
@@ -39,7 +44,7 @@ def match(expected, actual, rtol: float = 1e-3, atol: float = 1e-7) -> str | Non
     if e.shape != a.shape:
         return f"shape {e.shape} vs {a.shape}"
     if e.dtype == object or e.dtype.kind in "USb" and e.dtype != bool:
-        ok = [str(x) == str(y) for x, y in zip(e.reshape(-1), a.reshape(-1))]
+        ok = [_text(x) == _text(y) for x, y in zip(e.reshape(-1), a.reshape(-1))]
         return None if all(ok) else "strings differ"
     if e.dtype.kind not in "fc" or a.dtype.kind not in "fc":
         try:

@@ -239,9 +239,10 @@ def test_batch_norm_params_as_inputs():
     check("BatchNormalization", {"x": rand(2, 3, 4, 5), **_bn_params(3)})
 
 
-def test_batch_norm_training_refused():
-    refuses("BatchNormalization", {"x": rand(2, 3, 4)}, _bn_params(3), training_mode=1, n_out=3,
-            match="training")
+def test_batch_norm_training():
+    """Lifted by norm_extra.py (batch statistics, running-statistics outputs); more there."""
+    check("BatchNormalization", {"x": rand(2, 3, 4)}, _bn_params(3), training_mode=1, n_out=3,
+          oracle="ref", atol=1e-4)
 
 
 def test_instance_norm():
@@ -344,19 +345,6 @@ def test_resize_antialias_downscale(attrs, oracle):
     check("Resize", inputs, consts, antialias=1, atol=1e-4, oracle=oracle, **attrs)
 
 
-@pytest.mark.parametrize("attrs,reason", [
-    (dict(mode="cubic"), "matches no TF kernel; computing it by gathers needs constant"),
-    (dict(mode="linear", coordinate_transformation_mode="tf_crop_and_resize"), "no TF resize.*roi"),
-    (dict(mode="nearest", coordinate_transformation_mode="asymmetric"), "nearest_mode=floor"),
-    (dict(mode="nearest"), "halves up"),
-], ids=str)
-def test_resize_refused_when_dynamic(attrs, reason):
-    m = _model("Resize", {"x": rand(1, 2, 4, 4), "sizes": np.asarray([1, 2, 8, 8], np.int64)},
-               slots=["x", "", "", "sizes"], **attrs)
-    with pytest.raises(UnsupportedOpError, match=reason):
-        lift_model(import_onnx(m))
-
-
 @pytest.mark.parametrize("mode", ["DCR", "CRD"])
 def test_depth_to_space(mode):
     check("DepthToSpace", {"x": rand(2, 12, 3, 4)}, blocksize=2, mode=mode)
@@ -384,13 +372,23 @@ def test_resize_sizes_as_input(attrs, axes):
     check("Resize", {"x": x, "sizes": sizes}, slots=["x", "", "", "sizes"], atol=1e-4, **attrs, **extra)
 
 
-def test_resize_sizes_as_input_resizing_channels_fails_at_run_time():
+@pytest.mark.parametrize("attrs", DYNAMIC_OK, ids=str)
+def test_resize_sizes_as_input_may_change_batch_and_channels(attrs):
+    """Run-time sizes of all four axes: TF's kernel when N and C stay (a StatelessIf), the
+    general run-time path when they change (the kernel cannot)."""
     x = rand(2, 3, 4, 5)
-    feeds = [x, np.asarray([2, 4, 8, 10], np.int64)]
-    m = _model("Resize", {"x": x, "sizes": feeds[1]}, slots=["x", "", "", "sizes"], mode="nearest",
-               nearest_mode="floor", coordinate_transformation_mode="asymmetric")
-    with pytest.raises(Exception, match="BroadcastTo|broadcast|Incompatible"):
-        run_onnx_in_tf(m, feeds)
+    m = _model("Resize", {"x": x, "sizes": np.zeros(4, np.int64)}, slots=["x", "", "", "sizes"], **attrs)
+    ops = {n.op for n in lift_to_graph_def(import_onnx(m))[0].node}
+    assert "StatelessIf" in ops
+    from onnx.reference import ReferenceEvaluator
+
+    ref = ReferenceEvaluator(m)  # onnxruntime resizes N, C by nearest only
+    for sizes in ([2, 3, 8, 10], [2, 4, 8, 10], [4, 3, 3, 7], [1, 1, 4, 5], [2, 3, 1, 1]):
+        feeds = [x, np.asarray(sizes, np.int64)]
+        want = ref.run(None, {"x": x, "sizes": feeds[1]})[0]
+        got = run_onnx_in_tf(m, feeds)[0]
+        assert got.shape == want.shape == tuple(sizes)
+        np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-5)
 
 
 GATHER_PATH = [  # no TF kernel matches these: gathers and weights

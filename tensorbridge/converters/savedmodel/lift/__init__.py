@@ -10,6 +10,7 @@ from . import rotary, signal_extra, spectral, training  # noqa: F401 - registers
 from . import array, control, indexing, optional, shaping, slicing  # noqa: F401 - registers handlers (array/shape ops)
 from . import affine_grid  # noqa: F401 - registers handlers (NN: sampling grids)
 from . import conv, conv_extra, deform_conv, nms, norm, norm_extra, pool, recurrent, resize, sampling  # noqa: F401 - registers handlers (NN: conv, pool, norm, resize)
+from . import image, ml, ml_prep, ml_svm, ml_trees, strings, unique  # noqa: F401 - registers handlers (ai.onnx.ml, strings, Unique, ImageDecoder)
 # isort: on
 from ._context import TF_DOMAIN, TF_LIFT, Infer, LiftContext, TfShape, tf_attr
 from .driver import lift_model
