@@ -72,6 +72,17 @@ def _info_shape(info: meta_graph_pb2.TensorInfo) -> ir.Shape | None:
     return shape_from_proto(info.tensor_shape) if info.HasField("tensor_shape") else None
 
 
+def _named_dims(key: str, shape: ir.Shape | None) -> ir.Shape | None:
+    """A signature input's unknown dims as symbolic dims named after it (``x_dim0``): shape
+    inference carries the names through the graph, so a runtime can tell equal shapes apart
+    from unknown ones (ONNX Runtime reuses a buffer in place only for provably equal shapes; with
+    anonymous batch dims every residual Add of MobileNetV2 copied its input). One name per input
+    dim: TF does not say that two inputs' unknown dims are equal."""
+    if shape is None:
+        return None
+    return tuple(f"{key}_dim{i}" if d is None else d for i, d in enumerate(shape))
+
+
 # ---- frames: the main graph and each inlined call -----------------------------------------
 
 
@@ -188,7 +199,7 @@ class _Importer:
                 raise ModelLoadError(f"signature input {k!r} names {info.name!r}, which is not "
                                      "in the graph")
             dtype = ir.DType.from_tf(info.dtype)
-            v = ir.Value(k, ir.TensorType(dtype, _info_shape(info)))
+            v = ir.Value(k, ir.TensorType(dtype, _named_dims(k, _info_shape(info))))
             self.graph.add_input(v)
             inputs[k] = v
             if node.op in PLACEHOLDERS:

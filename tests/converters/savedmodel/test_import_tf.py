@@ -142,7 +142,7 @@ def test_converts_without_tf_and_matches_tf(name, converted):
 
 def test_dynamic_batch_stays_symbolic(converted):
     sess = Session(converted["tf2_mlp"]["dst"], "cpu")
-    assert sess.inputs[0].shape == (None, 4)
+    assert sess.inputs[0].shape == ("x_dim0", 4)  # named after the input (importer._named_dims)
 
 
 def test_route_a_binds_keras_tfsave_to_the_restored_keys(import_models_dir):
