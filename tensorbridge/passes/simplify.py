@@ -31,6 +31,7 @@ from .simplify_common import (
 from .simplify_conv import CONV_RULES
 from .simplify_extra import with_extra_rules
 from .simplify_fuse import FUSE_RULES
+from .simplify_pool import POOL_RULES
 from .simplify_reshape import RESHAPE_RULES, copies_through
 from .simplify_tensordot import TENSORDOT_RULES
 
@@ -283,5 +284,6 @@ RULES: dict[str, tuple[Rule, ...]] = {
     **FUSE_RULES,
 }
 RULES = with_extra_rules(RULES)  # shape-arithmetic and neutral-element rules (simplify_extra.py)
-for _more in (RESHAPE_RULES, CONV_RULES, TENSORDOT_RULES):  # after the ones above for the same op type
+# after the ones above for the same op type
+for _more in (RESHAPE_RULES, CONV_RULES, TENSORDOT_RULES, POOL_RULES):
     RULES = {op: RULES.get(op, ()) + _more.get(op, ()) for op in {**RULES, **_more}}

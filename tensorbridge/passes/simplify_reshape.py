@@ -26,6 +26,7 @@ from .. import ir
 from ._edit import drop_if_dead, remove_nodes, replace_value
 from .dims import known_dims
 from .simplify_common import bypass, const_array, in_function, new_initializer, only_user, producer_of
+from .simplify_pool import rule_reduce_mean_as_pool
 
 Rule = Callable[[ir.Model, ir.Node], bool]
 _INT = (ir.DType.INT32, ir.DType.INT64)
@@ -227,7 +228,11 @@ def rule_reduce_keepdims(model: ir.Model, node: ir.Node) -> bool:
             return False
     red.set_attr("keepdims", 1)
     red.outputs[0].type = node.outputs[0].type
-    return bypass(model, node, red.outputs[0])
+    if not bypass(model, node, red.outputs[0]):
+        return False
+    if red.op_type == "ReduceMean":
+        rule_reduce_mean_as_pool(model, red)  # the sweep is past it: its own rule, now
+    return True
 
 
 def _const_axes(red: ir.Node) -> list[int] | None:
