@@ -3,6 +3,8 @@ determinism, and the exporter's refusals."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import onnx_models
@@ -223,3 +225,20 @@ def test_untyped_graph_output_is_inferred_or_named(tmp_path):
     m = ir.single_graph_model(g2, opset_imports={"com.acme": 1})
     with pytest.raises(ConversionError, match="graph output .* has no known type"):
         to_model_proto(m)
+
+
+def test_runtime_probes_are_cached_per_installed_runtime(tmp_path, monkeypatch):
+    """The probe answers go to a cache file named after onnx and the installed onnxruntime, and
+    are read back from it without probing (so a conversion need not import onnxruntime)."""
+    from tensorbridge.converters.onnx import _runtime
+
+    monkeypatch.setenv("TENSORBRIDGE_CACHE", str(tmp_path / "cache"))
+    path = _runtime._cache_file()
+    assert path is not None and path.parent == tmp_path / "cache" and "onnxruntime" in path.name
+    assert _runtime._cached("opset", lambda: 21) == 21  # probed, then written
+    assert json.loads(path.read_text()) == {"opset": 21}
+    assert _runtime._cached("opset", lambda: pytest.fail("probed again")) == 21
+    path.write_text("not json")  # a damaged cache only means probing again
+    assert _runtime._cached("ir_version", lambda: 10) == 10
+    monkeypatch.setenv("TENSORBRIDGE_CACHE", "/proc/no/such/dir")  # unwritable: still answers
+    assert _runtime._cached("opset", lambda: 22) == 22
