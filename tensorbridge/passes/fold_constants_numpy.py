@@ -98,10 +98,12 @@ def eval_neg_abs(node: ir.Node, x: Arrays) -> list[np.ndarray]:
         return [np.negative(x[0]) if node.op_type == "Neg" else np.abs(x[0])]
 
 
-@evaluator("Sqrt", "Floor", "Ceil")
+@evaluator("Sqrt", "Floor", "Ceil", "Reciprocal")
 def eval_float_unary(node: ir.Node, x: Arrays) -> list[np.ndarray]:
+    """Correctly rounded in IEEE arithmetic, so equal to ORT's (Reciprocal: Keras' rsqrt of
+    BatchNormalization, once per conv; without it ORT was imported for that alone)."""
     _require(x, _EXACT_FLOAT)
-    fn = {"Sqrt": np.sqrt, "Floor": np.floor, "Ceil": np.ceil}[node.op_type]
+    fn = {"Sqrt": np.sqrt, "Floor": np.floor, "Ceil": np.ceil, "Reciprocal": np.reciprocal}[node.op_type]
     with np.errstate(all="ignore"):
         return [fn(x[0])]
 
