@@ -186,24 +186,32 @@ def lift_conv(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     wshape = w.shape
     if r not in (3, 4, 5) or wshape is None or not ir.is_static(wshape[1:]):
         raise ctx.unsupported("Conv needs a 1-D/2-D/3-D input of known rank and a filter of static shape")
+    y = conv_nhwc(ctx, node, x, x, w, dtype)
+    if b is not None:
+        y = ctx.tf("BiasAdd", [y, b], T=dtype, types=ttype(dtype))
+    return [to_nchw(ctx, node, y, r, dtype)]
+
+
+def conv_nhwc(ctx: LiftContext, node: ir.Node, x: ir.Value, data: ir.Value, w: ir.Value,
+              dtype: ir.DType) -> ir.Value:
+    """``node``'s Conv attributes applied to the NCHW ``data`` (``x``: the value whose shape it
+    has) and the filter ``w`` [M, C/group, k...]: the TF conv op on the channels-last view; its
+    output is channels-last (conv_extra.py reuses this for integer convolutions in double)."""
+    r = ctx.rank(x)
     n, group = r - 2, int(node.attr("group", 1))
-    kernel = [int(k) for k in wshape[2:]]
+    kernel = [int(k) for k in w.shape[2:]]
     strides, dilations = ints(node, "strides", n, 1), ints(node, "dilations", n, 1)
     pads = resolve_pads(ctx, node, spatial_in(x), kernel, strides, dilations)
     if pads != "SAME" and any(b or e for b, e in pads) and pads == same_pads(spatial_in(x), kernel,
                                                                             strides, dilations):
         pads = "SAME"  # TF computes these pads itself: no EXPLICIT list, no Pad op
-    xl = transpose(ctx, x, channels_last(r), dtype)
+    xl = transpose(ctx, data, channels_last(r), dtype)
     if n == 1:
         xl, w = expand_1d(ctx, xl, dtype), _unsqueeze_filter(ctx, w, dtype)
         strides, dilations, kernel = [1, *strides], [1, *dilations], [1, *kernel]
         pads = pads if pads == "SAME" else [(0, 0), *pads]
     y = _grouped_conv(ctx, xl, w, dtype, group, kernel, strides, dilations, pads)
-    if n == 1:
-        y = squeeze_1d(ctx, y, dtype)
-    if b is not None:
-        y = ctx.tf("BiasAdd", [y, b], T=dtype, types=ttype(dtype))
-    return [to_nchw(ctx, node, y, r, dtype)]
+    return squeeze_1d(ctx, y, dtype) if n == 1 else y
 
 
 def _unsqueeze_filter(ctx, w, dtype):

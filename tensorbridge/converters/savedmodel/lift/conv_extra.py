@@ -24,17 +24,9 @@ from tensorbridge import ir
 from ._context import TF_LIFT, LiftContext
 from ._mathutil import dtype, op, t2
 from .conv import (
-    _grouped_conv,
-    _unsqueeze_filter,
-    channels_last,
-    expand_1d,
+    conv_nhwc,
     ints,
-    resolve_pads,
-    same_pads,
-    spatial_in,
-    squeeze_1d,
     to_nchw,
-    transpose,
     ttype,
 )
 from .quantize import _RANGES, _saturate_int
@@ -77,22 +69,7 @@ def double_conv(ctx: LiftContext, node: ir.Node, x: ir.Value, xd: ir.Value, w: i
     r, t = ctx.rank(x), D.DOUBLE
     if r not in (3, 4, 5) or w.shape is None or not ir.is_static(w.shape):
         raise ctx.unsupported(f"{node.op_type} needs a 1-D/2-D/3-D input and a filter of static shape")
-    n, group = r - 2, int(node.attr("group", 1))
-    kernel = [int(k) for k in w.shape[2:]]
-    strides, dilations = ints(node, "strides", n, 1), ints(node, "dilations", n, 1)
-    pads = resolve_pads(ctx, node, spatial_in(x), kernel, strides, dilations)
-    if pads != "SAME" and any(b or e for b, e in pads) and pads == same_pads(spatial_in(x), kernel,
-                                                                            strides, dilations):
-        pads = "SAME"
-    xl = transpose(ctx, xd, channels_last(r), t)
-    if n == 1:
-        xl, w = expand_1d(ctx, xl, t), _unsqueeze_filter(ctx, w, t)
-        strides, dilations, kernel = [1, *strides], [1, *dilations], [1, *kernel]
-        pads = pads if pads == "SAME" else [(0, 0), *pads]
-    y = _grouped_conv(ctx, xl, w, t, group, kernel, strides, dilations, pads)
-    if n == 1:
-        y = squeeze_1d(ctx, y, t)
-    return to_nchw(ctx, node, y, r, t)
+    return to_nchw(ctx, node, conv_nhwc(ctx, node, x, xd, w, t), r, t)
 
 
 def _integer_acc(ctx: LiftContext, node: ir.Node, x, zx, w, zw) -> ir.Value:
