@@ -75,3 +75,12 @@ def check_pass(
         report = compare_outputs(want, got, atol=0, rtol=0)
         assert report.ok, report
     return optimized
+
+
+def assert_close(before: ir.Model, after: ir.Model, atol: float, rtol: float) -> None:
+    """Same output names, values within atol/rtol (for passes that re-round: folded weights,
+    another summation order)."""
+    want, got = run(before), run(after)
+    assert list(got) == list(want), "graph output names changed"
+    report = compare_outputs(want, got, atol=atol, rtol=rtol)
+    assert report.ok, report
