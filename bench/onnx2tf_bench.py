@@ -332,16 +332,25 @@ def convert_cmd(tool: str, name: str, src: Path, dst: Path) -> list[str]:
 
 
 def run_conversions(name: str, src: Path, runs: int, tools: tuple[str, ...]) -> dict:
+    """Each run converts its own copy of ``src`` (onnx2tf rewrites the file it is given: with
+    the ai.onnx.ml domain of the sklearn pipeline's nodes dropped, so ONNX Runtime could no
+    longer load the source afterwards); a tool that changed its copy is recorded."""
     res = {}
+    original = src.read_bytes()
     for tool in tools:
         dst = OUT / name / f"{tool}_sm"
-        cmd = convert_cmd(tool, name, src, dst)
+        copy = OUT / name / "input" / tool / src.name
+        cmd = convert_cmd(tool, name, copy, dst)
         env = dict(os.environ, **TF_ENV)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         rec = {"cmd": " ".join(cmd), "runs": []}
         for i in range(runs):
             shutil.rmtree(dst, ignore_errors=True)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(original)
             r = measure(cmd, env=env, timeout=900)
+            if copy.read_bytes() != original:
+                rec["modified_input"] = True
             if r["ok"] and not (dst / "saved_model.pb").exists():
                 r.update(ok=False, error="exited 0 but wrote no saved_model.pb")
             log(f"  {name:11s} {tool:12s} run {i + 1}/{runs}: "
@@ -749,8 +758,9 @@ def main(argv=None) -> int:
         log("node tests: selecting one case per op")
         cases, skipped = select_node_cases(OUT / "node", args.node_timeout)
         log(f"  {len(cases)} ops ({len(skipped)} with no case ORT runs)")
-        nt = {"timeout": args.node_timeout, "jobs": args.node_jobs, "tools": {},
-              "skipped_ops": skipped}
+        kept = prev.get("node_tests", {}).get("tools", {}) if args.merge else {}
+        nt = {"timeout": args.node_timeout, "jobs": args.node_jobs, "tools": dict(kept),
+              "skipped_ops": skipped}  # --merge: other tools' results stay
         for variant in ("", "const"):
             for tool in args.node_tools.split(","):
                 if tool not in tools:

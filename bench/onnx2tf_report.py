@@ -52,7 +52,10 @@ def report(res: dict) -> str:
     L.append("|---|---|---|---:|---:|---|")
     for name, r in res["models"].items():
         for tool, c in r["convert"].items():
-            L.append(f"| {name} | {tool} | {'ok' if c['ok'] else 'FAILED: ' + str(c.get('error'))} "
+            result = "ok" if c["ok"] else f"FAILED: {c.get('error')}"
+            if c.get("modified_input"):
+                result += " (rewrote the input .onnx it was given)"
+            L.append(f"| {name} | {tool} | {result} "
                      f"| {_f(c['wall_s'], '.1f')} | {_f(c['rss_mb'], '.0f')} | "
                      f"{', '.join(c.get('files', [])) or '—'} |")
     L.append("\n### TF latency and correctness\n")
