@@ -108,6 +108,8 @@ _SPECS: tuple[tuple[str, str], ...] = (
     # NonMaxSuppression over a run-time number of batches and classes (lift/nms.py)
     ('selected_indices selected_scores valid_outputs', 'NonMaxSuppressionV5'),
     ('tensor lengths', 'TensorListConcatV2'),
+    # random ops (lift/random.py)
+    ('output', 'Multinomial RandomStandardNormal RandomUniform'),
 )
 
 OUTPUT_ARGS: dict[str, tuple[str, ...]] = {

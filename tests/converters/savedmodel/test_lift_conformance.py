@@ -60,6 +60,13 @@ _NO_DECODER = ("TensorFlow has no {} decoder; the format is only known from the 
                "graph fails at run time (TF: 'Unknown image file format')")
 KNOWN_FAILURES.update({"test_image_decoder_decode_tiff_rgb": _NO_DECODER.format("TIFF"),
                        "test_image_decoder_decode_jpeg2k_rgb": _NO_DECODER.format("JPEG 2000")})
+# random draws: TF's generator never gives numpy's values (an unseeded draw may match by chance,
+# 2^-10 for these 10 elements, so a pass is accepted too: not a strict xfail)
+RANDOM_DRAWS: dict[str, str] = {
+    f"test_bernoulli{v}{e}": "a random draw: TF's generator, not numpy's (ONNX leaves the generator "
+                             "to the runtime; onnxruntime does not match these values either)"
+    for v in ("", "_double", "_seed") for e in ("", "_expanded")
+}
 
 _SCHEMAS = {s.name.lower(): s.name for s in defs.get_all_schemas() if s.domain in ("", "ai.onnx")}
 _SCHEMAS.update(sce="SoftmaxCrossEntropyLoss", nllloss="NegativeLogLikelihoodLoss",
@@ -157,6 +164,9 @@ def test_case(name, record_property):
     case = CASES[name]
     outcome, detail = _outcome(case)
     op = case_op(case)
+    if name in RANDOM_DRAWS and outcome == "fail" and "DESIRED" in detail:  # ran, other values
+        record_property("lift", ("known-fail", op, f"{name}: {RANDOM_DRAWS[name]}"))
+        pytest.xfail(RANDOM_DRAWS[name])
     if name in KNOWN_FAILURES:
         assert outcome != "pass", f"{name} passes now: remove it from KNOWN_FAILURES"
         if outcome == "fail":

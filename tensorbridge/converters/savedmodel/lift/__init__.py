@@ -6,7 +6,7 @@ module). Importing this package registers every handler.
 
 # isort: off
 from . import activations, attention, attention_flex, elementwise, loss, math, matmul, quantize, reduce  # noqa: F401 - math
-from . import rotary, signal_extra, spectral, training  # noqa: F401 - registers handlers (math family)
+from . import random, rotary, signal_extra, spectral, training  # noqa: F401 - registers handlers (math family)
 from . import array, control, indexing, optional, shaping, slicing  # noqa: F401 - registers handlers (array/shape ops)
 from . import affine_grid  # noqa: F401 - registers handlers (NN: sampling grids)
 from . import conv, conv_extra, deform_conv, nms, norm, norm_extra, pool, recurrent, resize, sampling  # noqa: F401 - registers handlers (NN: conv, pool, norm, resize)
