@@ -1,5 +1,9 @@
 """Aggregates the lift conformance outcomes (user property ``lift`` = (outcome, op, detail),
-see test_lift_conformance.py) into a per-op table and an overall pass rate."""
+see converters/savedmodel/test_lift_conformance.py) into a per-op table and the pass rates.
+
+Here at the top of the test tree, not beside the test: with pytest-xdist the controller process
+loads only the conftests on the command line's paths, and this hook runs in the controller, so
+the table is printed by the whole suite (``pytest -n 2``, CI) as well as by that file alone."""
 
 from __future__ import annotations
 
