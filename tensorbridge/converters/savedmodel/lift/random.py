@@ -15,11 +15,11 @@ kinds, and the lifted ones are StatelessIf/StatelessWhile).
 
 from __future__ import annotations
 
-import numpy as np
-
 from tensorbridge import ir
 
 from ._context import TF_LIFT, LiftContext
+from ._mathutil import scalar
+from .array import binary, shape_of
 
 D = ir.DType
 _FLOATS = (D.FLOAT16, D.BFLOAT16, D.FLOAT, D.DOUBLE)
@@ -41,66 +41,44 @@ def _dtype(ctx: LiftContext, node: ir.Node, default: ir.DType) -> ir.DType:
     return t
 
 
-def _shape_of(ctx: LiftContext, x: ir.Value) -> ir.Value:
-    rank = ctx.rank(x)
-    return ctx.tf("Shape", [x], T=ctx.dtype(x), out_type=D.INT64,
-                  types=[ir.TensorType(D.INT64, None if rank is None else (rank,))])
-
-
 def _draw(ctx: LiftContext, node: ir.Node, tf_op: str, shape: ir.Value, dtype: ir.DType,
           dims: ir.Shape | None) -> ir.Value:
     return ctx.tf(tf_op, [shape], dtype=dtype, T=D.INT64, **_seeds(ctx, node),
                   types=[ir.TensorType(dtype, dims)])
 
 
-def _affine(ctx: LiftContext, x: ir.Value, scale: float, shift: float, dtype: ir.DType) -> ir.Value:
-    """shift + scale * x, in ``dtype``."""
-    t = ir.TensorType(dtype, x.shape)
-    y = ctx.tf("Mul", [x, ctx.const(np.asarray(scale, dtype.numpy), "scale")], T=dtype, types=[t])
-    return ctx.tf("AddV2", [y, ctx.const(np.asarray(shift, dtype.numpy), "shift")], T=dtype, types=[t])
-
-
-def _static(ctx: LiftContext, node: ir.Node) -> tuple[ir.Value, ir.Shape]:
-    dims = tuple(int(d) for d in node.attr("shape", ()))
-    return ctx.i64(list(dims), "shape"), dims
-
-
-@TF_LIFT.register("RandomUniform")
-def lift_random_uniform(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
-    dtype, (shape, dims) = _dtype(ctx, node, D.FLOAT), _static(ctx, node)
-    return [_uniform(ctx, node, shape, dtype, dims)]
-
-
-@TF_LIFT.register("RandomUniformLike")
-def lift_random_uniform_like(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
-    x = node.inputs[0]
-    dtype = _dtype(ctx, node, ctx.dtype(x))
-    return [_uniform(ctx, node, _shape_of(ctx, x), dtype, x.shape)]
-
-
-def _uniform(ctx: LiftContext, node: ir.Node, shape: ir.Value, dtype: ir.DType, dims) -> ir.Value:
+def _uniform_affine(node: ir.Node) -> tuple[float, float]:
     low, high = float(node.attr("low", 0.0)), float(node.attr("high", 1.0))
-    u = _draw(ctx, node, "RandomUniform", shape, dtype, dims)
-    return _affine(ctx, u, high - low, low, dtype)
+    return low, high - low
 
 
-@TF_LIFT.register("RandomNormal")
-def lift_random_normal(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
-    dtype, (shape, dims) = _dtype(ctx, node, D.FLOAT), _static(ctx, node)
-    return [_normal(ctx, node, shape, dtype, dims)]
+def _normal_affine(node: ir.Node) -> tuple[float, float]:
+    return float(node.attr("mean", 0.0)), float(node.attr("scale", 1.0))
 
 
-@TF_LIFT.register("RandomNormalLike")
-def lift_random_normal_like(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
-    x = node.inputs[0]
-    dtype = _dtype(ctx, node, ctx.dtype(x))
-    return [_normal(ctx, node, _shape_of(ctx, x), dtype, x.shape)]
+# ONNX op -> (TF op drawing in [0, 1) or N(0, 1), (shift, scale) from the node's attributes)
+_DRAWS = {
+    "RandomUniform": ("RandomUniform", _uniform_affine),
+    "RandomUniformLike": ("RandomUniform", _uniform_affine),
+    "RandomNormal": ("RandomStandardNormal", _normal_affine),
+    "RandomNormalLike": ("RandomStandardNormal", _normal_affine),
+}
 
 
-def _normal(ctx: LiftContext, node: ir.Node, shape: ir.Value, dtype: ir.DType, dims) -> ir.Value:
-    mean, scale = float(node.attr("mean", 0.0)), float(node.attr("scale", 1.0))
-    n = _draw(ctx, node, "RandomStandardNormal", shape, dtype, dims)
-    return _affine(ctx, n, scale, mean, dtype)
+@TF_LIFT.register(*_DRAWS)
+def lift_random(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
+    """shift + scale * draw, of the ``shape`` attribute (dtype default float) or, for the
+    *Like forms, of the input's shape (dtype default the input's)."""
+    tf_op, affine = _DRAWS[node.op_type]
+    if node.op_type.endswith("Like"):
+        x = node.inputs[0]
+        dtype, shape, dims = _dtype(ctx, node, ctx.dtype(x)), shape_of(ctx, x), x.shape
+    else:
+        dims = tuple(int(d) for d in node.attr("shape", ()))
+        dtype, shape = _dtype(ctx, node, D.FLOAT), ctx.i64(list(dims), "shape")
+    shift, scale = affine(node)
+    y = binary(ctx, "Mul", _draw(ctx, node, tf_op, shape, dtype, dims), scalar(ctx, scale, dtype, "scale"))
+    return [binary(ctx, "AddV2", y, scalar(ctx, shift, dtype, "shift"))]
 
 
 @TF_LIFT.register("Bernoulli")
@@ -111,9 +89,8 @@ def lift_bernoulli(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
         raise ctx.unsupported(f"Bernoulli of {pt} probabilities")
     code = node.attr("dtype")
     out = D.from_onnx(int(code)) if code is not None else pt
-    u = _draw(ctx, node, "RandomUniform", _shape_of(ctx, p), pt, p.shape)
-    hit = ctx.tf("Less", [u, p], T=pt, types=[ir.TensorType(D.BOOL, p.shape)])
-    return [ctx.tf("Cast", [hit], SrcT=D.BOOL, DstT=out, Truncate=False, types=[ir.TensorType(out, p.shape)])]
+    u = _draw(ctx, node, "RandomUniform", shape_of(ctx, p), pt, p.shape)
+    return [ctx.cast(binary(ctx, "Less", u, p), out)]
 
 
 @TF_LIFT.register("Multinomial")
