@@ -194,26 +194,45 @@ def _job(tool: str, model_dir: Path, onnx_path: Path) -> dict:
 
 
 def _timed_run(tool: str, job: dict, i: int, runs: int) -> None:
-    onnx_path, rec = job["path"], job["rec"]
+    onnx_path = job["path"]
     onnx_path.unlink(missing_ok=True)
     r = measure(job["cmd"], env=job["env"])
-    if r["ok"] and not onnx_path.exists():
-        r.update(ok=False, error="exited 0 but wrote no output file")
-    log(f"  {tool:12s} run {i + 1}/{runs}: "
-        + (f"{r['wall_s']:.2f} s, {r['rss_mb'] or 0:.0f} MB" if r["ok"]
-           else f"FAILED ({r['error']})"))
+    missing = None if onnx_path.exists() else "exited 0 but wrote no output file"
+    record_run(job["rec"], r, f"{tool:12s} run {i + 1}/{runs}", missing,
+               onnx_path.parent / f"{tool}.stderr.txt")
+
+
+def record_run(rec: dict, r: dict, label: str, missing: str | None, stderr_path: Path,
+               wall: str = ".2f") -> bool:
+    """One measured run (``measure``'s result) into ``rec["runs"]``, logged as ``label``. A run
+    that exited 0 without writing its output fails with ``missing`` (None: the output exists);
+    a failure's stderr goes to ``stderr_path`` and ``rec["error"]`` is set (a deterministic
+    failure: no point repeating it). Returns whether the run succeeded."""
+    if r["ok"] and missing is not None:
+        r.update(ok=False, error=missing)
+    log(f"  {label}: " + (f"{r['wall_s']:{wall}} s, {r['rss_mb'] or 0:.0f} MB" if r["ok"]
+                          else f"FAILED ({r['error']})"))
     rec["runs"].append({k: v for k, v in r.items() if k != "stderr"})
     if not r["ok"]:
-        (onnx_path.parent / f"{tool}.stderr.txt").write_text(r["stderr"])
-        rec["error"] = r["error"]  # a deterministic failure: no point repeating it
+        stderr_path.parent.mkdir(parents=True, exist_ok=True)
+        stderr_path.write_text(r["stderr"])
+        rec["error"] = r["error"]
+    return r["ok"]
+
+
+def summarize_runs(rec: dict) -> list[dict]:
+    """``rec``'s ok (every run succeeded), and median wall time and peak RSS of the successful
+    runs; returns those runs."""
+    ok_runs = [r for r in rec["runs"] if r["ok"]]
+    rec["ok"] = bool(ok_runs) and len(ok_runs) == len(rec["runs"])
+    rec["wall_s"] = median([r["wall_s"] for r in ok_runs])
+    rec["rss_mb"] = median([r["rss_mb"] for r in ok_runs])
+    return ok_runs
 
 
 def _summary(rec: dict) -> dict:
-    ok_runs = [r for r in rec["runs"] if r["ok"]]
-    rec["ok"] = bool(ok_runs) and len(ok_runs) == len(rec["runs"])
+    ok_runs = summarize_runs(rec)
     rec["n"] = len(ok_runs)
-    rec["wall_s"] = median([r["wall_s"] for r in ok_runs])
-    rec["rss_mb"] = median([r["rss_mb"] for r in ok_runs])
     rec["wall_s_all"] = [round(r["wall_s"], 3) for r in ok_runs]
     rec["rss_mb_all"] = [round(r["rss_mb"] or 0, 1) for r in ok_runs]
     return rec

@@ -46,7 +46,15 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import real_models  # noqa: E402
-from convert_bench import log, machine_info, measure, median, one_line_reason, pkg_versions  # noqa: E402
+from convert_bench import (  # noqa: E402
+    log,
+    machine_info,
+    measure,
+    one_line_reason,
+    pkg_versions,
+    record_run,
+    summarize_runs,
+)
 from onnx2tf_report import NODE_ATOL, NODE_RTOL, SEQ, report  # noqa: E402
 from results_md import replace_section  # noqa: E402
 
@@ -351,21 +359,11 @@ def run_conversions(name: str, src: Path, runs: int, tools: tuple[str, ...]) -> 
             r = measure(cmd, env=env, timeout=900)
             if copy.read_bytes() != original:
                 rec["modified_input"] = True
-            if r["ok"] and not (dst / "saved_model.pb").exists():
-                r.update(ok=False, error="exited 0 but wrote no saved_model.pb")
-            log(f"  {name:11s} {tool:12s} run {i + 1}/{runs}: "
-                + (f"{r['wall_s']:.1f} s, {r['rss_mb'] or 0:.0f} MB" if r["ok"]
-                   else f"FAILED ({r['error']})"))
-            rec["runs"].append({k: v for k, v in r.items() if k != "stderr"})
-            if not r["ok"]:
-                (OUT / name).mkdir(parents=True, exist_ok=True)
-                (OUT / name / f"{tool}.stderr.txt").write_text(r["stderr"])
-                rec["error"] = r["error"]
+            missing = None if (dst / "saved_model.pb").exists() else "exited 0 but wrote no saved_model.pb"
+            if not record_run(rec, r, f"{name:11s} {tool:12s} run {i + 1}/{runs}", missing,
+                              OUT / name / f"{tool}.stderr.txt", wall=".1f"):
                 break
-        ok = [r for r in rec["runs"] if r["ok"]]
-        rec["ok"] = bool(ok) and len(ok) == len(rec["runs"])
-        rec["wall_s"] = median([r["wall_s"] for r in ok])
-        rec["rss_mb"] = median([r["rss_mb"] for r in ok])
+        summarize_runs(rec)
         rec["path"] = str(dst)
         rec["files"] = sorted(p.name for p in dst.iterdir()) if dst.exists() else []
         res[tool] = rec

@@ -44,9 +44,10 @@ from convert_bench import (  # noqa: E402
     log,
     machine_info,
     measure,
-    median,
     one_line_reason,
     pkg_versions,
+    record_run,
+    summarize_runs,
     time_sessions,
 )
 from results_md import section_span  # noqa: E402
@@ -118,20 +119,11 @@ def run_tool(tool: str, name: str, src: Path, runs: int) -> dict:
     for i in range(runs):
         dst.unlink(missing_ok=True)
         r = measure(cmd)
-        if r["ok"] and not dst.exists():
-            r.update(ok=False, error="exited 0 but wrote no output file")
-        log(f"  {name:11s} {tool:12s} run {i + 1}/{runs}: "
-            + (f"{r['wall_s']:.2f} s, {r['rss_mb'] or 0:.0f} MB" if r["ok"]
-               else f"FAILED ({r['error']})"))
-        rec["runs"].append({k: v for k, v in r.items() if k != "stderr"})
-        if not r["ok"]:
-            (dst.parent / f"{tool}.stderr.txt").write_text(r["stderr"])
-            rec["error"] = r["error"]
+        missing = None if dst.exists() else "exited 0 but wrote no output file"
+        if not record_run(rec, r, f"{name:11s} {tool:12s} run {i + 1}/{runs}", missing,
+                          dst.parent / f"{tool}.stderr.txt"):
             break
-    ok = [r for r in rec["runs"] if r["ok"]]
-    rec["ok"] = bool(ok) and len(ok) == len(rec["runs"])
-    rec["wall_s"] = median([r["wall_s"] for r in ok])
-    rec["rss_mb"] = median([r["rss_mb"] for r in ok])
+    summarize_runs(rec)
     rec["path"] = str(dst)
     return rec
 
