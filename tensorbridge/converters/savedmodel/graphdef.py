@@ -39,6 +39,16 @@ def tf_node_name(name: str) -> str:
     return "n" + name if _BAD_FIRST.match(name) else name
 
 
+def claim(base: str, taken: set[str]) -> str:
+    """``base``, or ``base_1``, ``base_2`` ... whichever ``taken`` lacks first; added to it."""
+    name, k = base, 0
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    taken.add(name)
+    return name
+
+
 class GraphDefWriter:
     """Accumulates NodeDefs; maps IR Values to TF tensor names."""
 
@@ -56,13 +66,7 @@ class GraphDefWriter:
         self._fn_names = set() if function_names is None else function_names  # shared by bodies
 
     def unique(self, base: str) -> str:
-        name, k = tf_node_name(base), 0
-        candidate = name
-        while candidate in self._names:
-            k += 1
-            candidate = f"{name}_{k}"
-        self._names.add(candidate)
-        return candidate
+        return claim(tf_node_name(base), self._names)
 
     def add(self, op: str, name: str, inputs: list[str] = (), **attrs: ir.Attr) -> node_def_pb2.NodeDef:
         """Append a NodeDef named ``unique(name)``; attrs are typed ir.Attrs."""
@@ -138,11 +142,7 @@ class GraphDefWriter:
 
         sub = GraphDefWriter(function_names=self._fn_names)
         gd = sub.write_graph(graph, only_used=True)
-        name, k = f"__tb_{_FN_BAD.sub('_', hint)}", 0
-        while name in self._fn_names:
-            k += 1
-            name = f"__tb_{_FN_BAD.sub('_', hint)}_{k}"
-        self._fn_names.add(name)
+        name = claim(f"__tb_{_FN_BAD.sub('_', hint)}", self._fn_names)
         where = f"function {name!r}"
         fdef = signature_function(
             name, gd, [(v.name, sub.tensor[v].split(":")[0]) for v in graph.inputs], [],

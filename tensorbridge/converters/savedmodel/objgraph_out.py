@@ -32,7 +32,7 @@ from tensorbridge.protos import (
 )
 
 from .attrs_out import shape_to_proto, tf_dtype_code
-from .graphdef import GraphDefWriter
+from .graphdef import GraphDefWriter, claim
 from .op_outputs import function_ref, known
 from .signatures_out import ASSET_META
 
@@ -69,12 +69,7 @@ def _arg_name(base: str, taken: set[str]) -> str:
     name = _ARG_BAD.sub("_", base.lower()) or "arg"
     if not name[0].isalpha():
         name = "a" + name
-    candidate, k = name, 0
-    while candidate in taken:
-        k += 1
-        candidate = f"{name}_{k}"
-    taken.add(candidate)
-    return candidate
+    return claim(name, taken)
 
 
 def signature_function(name: str, body: graph_pb2.GraphDef, inputs: list[tuple[str, str]],
