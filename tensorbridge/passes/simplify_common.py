@@ -133,3 +133,12 @@ def _producer_rank(v: ir.Value, depth: int, memo: dict[int, int | None]) -> int 
         ranks = [rank_of(x, depth - 1, memo) for x in p.inputs]
         return None if not ranks or None in ranks else max(ranks)  # type: ignore[type-var]
     return None
+
+
+def const_axes(red: ir.Node) -> list[int] | None:
+    """A reduction's axes: its ``axes`` attribute (old opsets) or constant ``axes`` input, as
+    given (not normalized); None when they are not constant."""
+    if red.attr("axes") is not None:
+        return [int(a) for a in red.attr("axes")]
+    arr = const_array(red.inputs[1]) if len(red.inputs) > 1 and red.inputs[1] is not None else None
+    return None if arr is None else [int(a) for a in arr.reshape(-1)]

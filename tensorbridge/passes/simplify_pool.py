@@ -20,11 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from .. import ir
 from ._edit import is_contract, remove_nodes, replace_value
-from .simplify_common import ONNX_DOMAINS, const_array, drop_initializer_if_unused, in_function
+from .simplify_common import ONNX_DOMAINS, const_axes, drop_initializer_if_unused, in_function
 
 Rule = Callable[[ir.Model, ir.Node], bool]
 _FLOATS = (ir.DType.FLOAT, ir.DType.DOUBLE, ir.DType.FLOAT16, ir.DType.BFLOAT16)
@@ -73,11 +71,7 @@ def _keep_name(model: ir.Model, g: ir.Graph, old: ir.Value, new: ir.Value) -> No
 
 def _axes(node: ir.Node, rank: int) -> list[int] | None:
     """The constant reduced axes, normalized and sorted; None when not constant or empty."""
-    if node.attr("axes") is not None:
-        axes = [int(a) for a in node.attr("axes")]
-    else:
-        arr = const_array(node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] is not None else None
-        axes = None if arr is None else [int(a) for a in np.asarray(arr).reshape(-1)]
+    axes = const_axes(node)
     if not axes or any(not -rank <= a < rank for a in axes):
         return None
     return sorted({a % rank for a in axes})

@@ -25,7 +25,15 @@ import numpy as np
 from .. import ir
 from ._edit import drop_if_dead, remove_nodes, replace_value
 from .dims import known_dims
-from .simplify_common import bypass, const_array, in_function, new_initializer, only_user, producer_of
+from .simplify_common import (
+    bypass,
+    const_array,
+    const_axes,
+    in_function,
+    new_initializer,
+    only_user,
+    producer_of,
+)
 from .simplify_pool import rule_reduce_mean_as_pool
 
 Rule = Callable[[ir.Model, ir.Node], bool]
@@ -211,7 +219,7 @@ def rule_reduce_keepdims(model: ir.Model, node: ir.Node) -> bool:
         return False
     if red.attr("keepdims", 1) or target is None or target.ndim != 1 or node.attr("allowzero", 0):
         return False
-    axes = _const_axes(red)
+    axes = const_axes(red)
     dims = known_dims(red.inputs[0])
     if axes is None or not axes or dims is None or not only_user(model, node.inputs[0], node):
         return False
@@ -233,13 +241,6 @@ def rule_reduce_keepdims(model: ir.Model, node: ir.Node) -> bool:
     if red.op_type == "ReduceMean":
         rule_reduce_mean_as_pool(model, red)  # the sweep is past it: its own rule, now
     return True
-
-
-def _const_axes(red: ir.Node) -> list[int] | None:
-    if red.attr("axes") is not None:
-        return [int(a) for a in red.attr("axes")]
-    arr = const_array(red.inputs[1]) if len(red.inputs) > 1 and red.inputs[1] is not None else None
-    return None if arr is None else [int(a) for a in arr.reshape(-1)]
 
 
 RESHAPE_RULES: dict[str, tuple[Rule, ...]] = {
