@@ -36,13 +36,22 @@ def fuse_into(model: ir.Model, node: ir.Node, src: ir.Value) -> bool:
     the fused value keeps the name of the last computation it stands for (check --bisect pairs
     values by name)."""
     out, g = node.outputs[0], node.graph
-    name = out.name
     if not bypass(model, node, src):
         return False
-    if g is not None and src.name != name and not is_contract(model, src):
-        if g.rename_value(out, g.unique_value_name(f"{name}.fused")):
-            g.rename_value(src, name)
+    if g is not None:
+        take_name(model, g, out, src, ".fused")
     return True
+
+
+def take_name(model: ir.Model, g: ir.Graph, old: ir.Value, new: ir.Value, suffix: str) -> None:
+    """``new`` takes the name of the replaced ``old`` (check --bisect pairs values by name),
+    which becomes ``name + suffix`` (made unique); nothing when a contract already swapped
+    their names or binds ``new``'s."""
+    name = old.name
+    if new.name == name or is_contract(model, new):
+        return
+    if g.rename_value(old, g.unique_value_name(f"{name}{suffix}")):
+        g.rename_value(new, name)
 
 
 def const_array(v: ir.Value | None, max_bytes: int = 1 << 16) -> np.ndarray | None:

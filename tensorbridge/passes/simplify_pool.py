@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import ir
-from ._edit import is_contract, remove_nodes, replace_value
-from .simplify_common import ONNX_DOMAINS, const_axes, drop_initializer_if_unused, in_function
+from ._edit import remove_nodes, replace_value
+from .simplify_common import ONNX_DOMAINS, const_axes, drop_initializer_if_unused, in_function, take_name
 
 Rule = Callable[[ir.Model, ir.Node], bool]
 _FLOATS = (ir.DType.FLOAT, ir.DType.DOUBLE, ir.DType.FLOAT16, ir.DType.BFLOAT16)
@@ -52,21 +52,11 @@ def rule_reduce_mean_as_pool(model: ir.Model, node: ir.Node) -> bool:
     if not replace_value(model, out, made[-1].outputs[0]):  # cannot happen: the new nodes are local
         remove_nodes(g, reversed(made))
         return False
-    _keep_name(model, g, out, made[-1].outputs[0])
+    take_name(model, g, out, made[-1].outputs[0], ".old")
     axes = node.inputs[1] if len(node.inputs) > 1 else None
     remove_nodes(g, [node])
     drop_initializer_if_unused(model, axes)
     return True
-
-
-def _keep_name(model: ir.Model, g: ir.Graph, old: ir.Value, new: ir.Value) -> None:
-    """``new`` takes ``old``'s name (check --bisect pairs values by name), unless a contract
-    already swapped them."""
-    name = old.name
-    if new.name == name or is_contract(model, new):
-        return
-    if g.rename_value(old, g.unique_value_name(f"{name}.old")):
-        g.rename_value(new, name)
 
 
 def _axes(node: ir.Node, rank: int) -> list[int] | None:
