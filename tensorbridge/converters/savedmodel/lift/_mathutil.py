@@ -53,6 +53,12 @@ def scalar(ctx: LiftContext, value: float | int, t: ir.DType, name: str = "c") -
     return ctx.const(np.asarray(value, dtype=t.numpy), name, t)
 
 
+def typed_op(ctx: LiftContext, name: str, inputs: list[ir.Value], t: ir.DType, shape=None,
+             **attrs) -> ir.Value:
+    """A TF op with ``T`` = ``t`` and one output of type ``t`` (of ``shape`` when known)."""
+    return ctx.tf(name, inputs, T=t, types=[ir.TensorType(t, shape)], **attrs)
+
+
 def t1(ctx: LiftContext, name: str, x: ir.Value, **attrs) -> ir.Value:
     """A unary TF op on ``x`` with ``T`` = its type."""
     t = dtype(ctx, x)

@@ -21,15 +21,12 @@ from tensorbridge import ir
 from tensorbridge.errors import UnsupportedOpError
 
 from ._context import TF_LIFT, LiftContext
+from ._mathutil import typed_op
 from .attention import _repeat_heads
 
 D = ir.DType
 DOMAIN = "ai.onnx.preview"
 _FLOATS = (D.FLOAT, D.DOUBLE, D.FLOAT16, D.BFLOAT16)
-
-
-def _op(ctx: LiftContext, name: str, inputs: list[ir.Value], t: ir.DType, shape=None, **attrs) -> ir.Value:
-    return ctx.tf(name, inputs, T=t, types=[ir.TensorType(t, shape)], **attrs)
 
 
 def _static_dim(v: ir.Value, axis: int) -> int | str | None:
@@ -56,14 +53,14 @@ def _sqrt_scale(ctx: LiftContext, node: ir.Node, q: ir.Value, t: ir.DType) -> ir
     e = ctx.tf("StridedSlice", [shape, ctx.i32([3], "b"), ctx.i32([4], "e"), ctx.i32([1], "s")], T=D.INT32,
                Index=D.INT32, begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0,
                shrink_axis_mask=1, types=[ir.TensorType(D.INT32, ())])
-    inv = _op(ctx, "Rsqrt", [ctx.cast(e, D.DOUBLE)], D.DOUBLE, ())
-    return ctx.cast(_op(ctx, "Sqrt", [ctx.cast(inv, D.FLOAT)], D.FLOAT, ()), t)
+    inv = typed_op(ctx, "Rsqrt", [ctx.cast(e, D.DOUBLE)], D.DOUBLE, ())
+    return ctx.cast(typed_op(ctx, "Sqrt", [ctx.cast(inv, D.FLOAT)], D.FLOAT, ()), t)
 
 
 def _scores(ctx: LiftContext, node: ir.Node, q: ir.Value, k: ir.Value, t: ir.DType, shape) -> ir.Value:
     s = _sqrt_scale(ctx, node, q, t)
-    qs, ks = _op(ctx, "Mul", [q, s], t), _op(ctx, "Mul", [k, s], t)
-    return _op(ctx, "BatchMatMulV2", [qs, ks], t, shape, adj_x=False, adj_y=True)
+    qs, ks = typed_op(ctx, "Mul", [q, s], t), typed_op(ctx, "Mul", [k, s], t)
+    return typed_op(ctx, "BatchMatMulV2", [qs, ks], t, shape, adj_x=False, adj_y=True)
 
 
 @TF_LIFT.register("FlexAttention", domain=DOMAIN)
@@ -82,9 +79,9 @@ def lift_flex_attention(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     shape = (_static_dim(q, 0), qh, _static_dim(q, 2), _static_dim(k, 2))
     scores = ctx.cast(_scores(ctx, node, q, k, t, shape), w)
     scores = _modify(ctx, node, "score_mod", scores, w, shape)
-    probs = _op(ctx, "Softmax", [scores], w, shape)
+    probs = typed_op(ctx, "Softmax", [scores], w, shape)
     probs = _modify(ctx, node, "prob_mod", probs, w, shape)
-    y = _op(ctx, "BatchMatMulV2", [probs, ctx.cast(v, w)], w, adj_x=False, adj_y=False)
+    y = typed_op(ctx, "BatchMatMulV2", [probs, ctx.cast(v, w)], w, adj_x=False, adj_y=False)
     return [ctx.cast(y, ctx.dtype(v))]
 
 

@@ -19,19 +19,11 @@ import numpy as np
 from tensorbridge import ir
 
 from ._context import TF_LIFT, LiftContext
+from ._mathutil import scalar, typed_op
 
 D = ir.DType
 I32 = D.INT32
 _HALF = (D.FLOAT16, D.BFLOAT16)
-
-
-def _op(ctx: LiftContext, name: str, inputs: list[ir.Value], t: ir.DType, shape=None, **attrs) -> ir.Value:
-    """A TF op with ``T`` = ``t`` and an output of type ``t``."""
-    return ctx.tf(name, inputs, T=t, types=[ir.TensorType(t, shape)], **attrs)
-
-
-def _scalar(ctx: LiftContext, value: float, t: ir.DType, name: str = "c") -> ir.Value:
-    return ctx.const(np.asarray(value, dtype=t.numpy), name, t)
 
 
 def _reduce(ctx: LiftContext, name: str, x: ir.Value, axes: ir.Value, keep: bool = True) -> ir.Value:
@@ -49,7 +41,7 @@ def _trailing_axes(ctx: LiftContext, x: ir.Value, axis: int) -> ir.Value:
     rank = ctx.tf("Rank", [x], T=ctx.dtype(x), types=[ir.TensorType(I32, ())])
     start = ctx.i32(axis, "axis")
     if axis < 0:
-        start = _op(ctx, "AddV2", [rank, start], I32, ())
+        start = typed_op(ctx, "AddV2", [rank, start], I32, ())
     return ctx.tf("Range", [start, rank, ctx.i32(1, "one")], Tidx=I32, types=[ir.TensorType(I32, (None,))])
 
 
@@ -62,11 +54,11 @@ def lift_rms_norm(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
         raise ctx.unsupported(f"RMSNormalization stash_type {stash} is not a float type")
     axes = _trailing_axes(ctx, x, int(node.attr("axis", -1)))
     xu = ctx.cast(x, stash)
-    mean_sq = _reduce(ctx, "Mean", _op(ctx, "Mul", [xu, xu], stash), axes)
-    eps = _scalar(ctx, np.float32(node.attr("epsilon", 1e-5)), stash, "eps")
-    rms = _op(ctx, "Sqrt", [_op(ctx, "AddV2", [mean_sq, eps], stash)], stash)
-    normalized = ctx.cast(ctx.cast(_op(ctx, "RealDiv", [xu, rms], stash, x.shape), t), ctx.dtype(scale))
-    return [_op(ctx, "Mul", [normalized, scale], ctx.dtype(scale))]
+    mean_sq = _reduce(ctx, "Mean", typed_op(ctx, "Mul", [xu, xu], stash), axes)
+    eps = scalar(ctx, np.float32(node.attr("epsilon", 1e-5)), stash, "eps")
+    rms = typed_op(ctx, "Sqrt", [typed_op(ctx, "AddV2", [mean_sq, eps], stash)], stash)
+    normalized = ctx.cast(ctx.cast(typed_op(ctx, "RealDiv", [xu, rms], stash, x.shape), t), ctx.dtype(scale))
+    return [typed_op(ctx, "Mul", [normalized, scale], ctx.dtype(scale))]
 
 
 @TF_LIFT.register("LpNormalization")
@@ -81,10 +73,10 @@ def lift_lp_norm(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
         raise ctx.unsupported(f"axis {axis} out of range for rank {r}")
     ax = ctx.i32([axis], "axis")
     if p == 1:
-        norm = _reduce(ctx, "Sum", _op(ctx, "Abs", [x], t), ax)
+        norm = _reduce(ctx, "Sum", typed_op(ctx, "Abs", [x], t), ax)
     else:
-        norm = _op(ctx, "Sqrt", [_reduce(ctx, "Sum", _op(ctx, "Square", [x], t), ax)], t)
-    return [_op(ctx, "DivNoNan", [x, norm], t, x.shape)]
+        norm = typed_op(ctx, "Sqrt", [_reduce(ctx, "Sum", typed_op(ctx, "Square", [x], t), ax)], t)
+    return [typed_op(ctx, "DivNoNan", [x, norm], t, x.shape)]
 
 
 @TF_LIFT.register("MeanVarianceNormalization")
@@ -96,10 +88,10 @@ def lift_mvn(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
         raise ctx.unsupported(f"axes {axes} out of range for rank {r}")
     ax = ctx.i32(axes, "axes")
     mean = _reduce(ctx, "Mean", x, ax)
-    mean_of_sq = _reduce(ctx, "Mean", _op(ctx, "Square", [x], t), ax)
-    var = _op(ctx, "Sub", [mean_of_sq, _op(ctx, "Square", [mean], t)], t)
-    std = _op(ctx, "AddV2", [_op(ctx, "Sqrt", [var], t), _scalar(ctx, 1e-9, t, "eps")], t)
-    return [_op(ctx, "RealDiv", [_op(ctx, "Sub", [x, mean], t), std], t, x.shape)]
+    mean_of_sq = _reduce(ctx, "Mean", typed_op(ctx, "Square", [x], t), ax)
+    var = typed_op(ctx, "Sub", [mean_of_sq, typed_op(ctx, "Square", [mean], t)], t)
+    std = typed_op(ctx, "AddV2", [typed_op(ctx, "Sqrt", [var], t), scalar(ctx, 1e-9, t, "eps")], t)
+    return [typed_op(ctx, "RealDiv", [typed_op(ctx, "Sub", [x, mean], t), std], t, x.shape)]
 
 
 def lift_batch_norm_training(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
@@ -112,19 +104,21 @@ def lift_batch_norm_training(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     xw = ctx.cast(x, w)
     axes = ctx.i32([0, *range(2, r)], "axes")
     bmean = _reduce(ctx, "Mean", xw, axes)  # [1, C, 1, ...]
-    centered = _op(ctx, "Sub", [xw, bmean], w)
-    bvar = _reduce(ctx, "Mean", _op(ctx, "Square", [centered], w), axes)
-    eps = _scalar(ctx, np.float32(node.attr("epsilon", 1e-5)), w, "eps")
-    inv = _op(ctx, "Rsqrt", [_op(ctx, "AddV2", [bvar, eps], w)], w)
+    centered = typed_op(ctx, "Sub", [xw, bmean], w)
+    bvar = _reduce(ctx, "Mean", typed_op(ctx, "Square", [centered], w), axes)
+    eps = scalar(ctx, np.float32(node.attr("epsilon", 1e-5)), w, "eps")
+    inv = typed_op(ctx, "Rsqrt", [typed_op(ctx, "AddV2", [bvar, eps], w)], w)
     shape = ctx.i32([-1] + [1] * (r - 2), "per_channel")
     s, b = (ctx.tf("Reshape", [ctx.cast(v, w), shape], T=w, Tshape=I32, types=[ir.TensorType(w)])
             for v in (scale, bias))
-    y = _op(ctx, "AddV2", [_op(ctx, "Mul", [_op(ctx, "Mul", [centered, inv], w), s], w), b], w, x.shape)
+    scaled = typed_op(ctx, "Mul", [typed_op(ctx, "Mul", [centered, inv], w), s], w)
+    y = typed_op(ctx, "AddV2", [scaled, b], w, x.shape)
     outs = [ctx.cast(y, t)]
     momentum = float(node.attr("momentum", 0.9))
     for batch, running in ((bmean, mean), (bvar, var))[: len(node.outputs) - 1]:
         flat = ctx.tf("Reshape", [batch, ctx.i32([-1], "flat")], T=w, Tshape=I32, types=[ir.TensorType(w)])
-        kept = _op(ctx, "Mul", [ctx.cast(running, w), _scalar(ctx, momentum, w, "momentum")], w)
-        new = _op(ctx, "AddV2", [kept, _op(ctx, "Mul", [flat, _scalar(ctx, 1 - momentum, w, "keep")], w)], w)
+        kept = typed_op(ctx, "Mul", [ctx.cast(running, w), scalar(ctx, momentum, w, "momentum")], w)
+        rest = typed_op(ctx, "Mul", [flat, scalar(ctx, 1 - momentum, w, "keep")], w)
+        new = typed_op(ctx, "AddV2", [kept, rest], w)
         outs.append(ctx.cast(new, ctx.dtype(running)))
     return outs

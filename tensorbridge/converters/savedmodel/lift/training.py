@@ -11,31 +11,22 @@ has no lifting.
 
 from __future__ import annotations
 
-import numpy as np
-
 from tensorbridge import ir
 
 from ._context import TF_LIFT, LiftContext
+from ._mathutil import scalar, typed_op
 
 D = ir.DType
 DOMAIN = "ai.onnx.preview.training"
 F64 = D.DOUBLE
 
 
-def _op(ctx: LiftContext, name: str, inputs: list[ir.Value], t: ir.DType, shape=None, **attrs) -> ir.Value:
-    return ctx.tf(name, inputs, T=t, types=[ir.TensorType(t, shape)], **attrs)
-
-
 def _mul(ctx: LiftContext, a: ir.Value, b: ir.Value, t: ir.DType) -> ir.Value:
-    return _op(ctx, "Mul", [a, b], t)
+    return typed_op(ctx, "Mul", [a, b], t)
 
 
 def _add(ctx: LiftContext, a: ir.Value, b: ir.Value, t: ir.DType) -> ir.Value:
-    return _op(ctx, "AddV2", [a, b], t)
-
-
-def _c(ctx: LiftContext, value: float, t: ir.DType, name: str = "c") -> ir.Value:
-    return ctx.const(np.asarray(value, dtype=t.numpy), name, t)
+    return typed_op(ctx, "AddV2", [a, b], t)
 
 
 def _groups(ctx: LiftContext, node: ir.Node, per_group: int) -> tuple[list[list[ir.Value]], ir.DType]:
@@ -59,13 +50,14 @@ def _r_t(ctx: LiftContext, node: ir.Node) -> tuple[ir.Value, ir.Value]:
 
 def _regularized(ctx: LiftContext, x: ir.Value, g: ir.Value, coeff: float, t: ir.DType) -> ir.Value:
     """norm_coefficient * X + G."""
-    return _op(ctx, "AddV2", [_op(ctx, "Mul", [_c(ctx, coeff, t, "norm_coefficient"), x], t), g], t, x.shape)
+    scaled = _mul(ctx, scalar(ctx, coeff, t, "norm_coefficient"), x, t)
+    return typed_op(ctx, "AddV2", [scaled, g], t, x.shape)
 
 
 def _first_step_select(ctx: LiftContext, step: ir.Value, later: ir.Value, first: ir.Value) -> ir.Value:
     """``later`` when T > 0, else ``first`` (float64 scalars)."""
-    pos = ctx.tf("Greater", [step, _c(ctx, 0.0, F64, "zero")], T=F64, types=[ir.TensorType(D.BOOL, ())])
-    return _op(ctx, "SelectV2", [pos, later, first], F64, ())
+    pos = ctx.tf("Greater", [step, scalar(ctx, 0.0, F64, "zero")], T=F64, types=[ir.TensorType(D.BOOL, ())])
+    return typed_op(ctx, "SelectV2", [pos, later, first], F64, ())
 
 
 @TF_LIFT.register("Momentum", domain=DOMAIN)
@@ -78,15 +70,15 @@ def lift_momentum(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     alpha, beta = float(node.attr("alpha")), float(node.attr("beta"))
     coeff = float(node.attr("norm_coefficient"))
     r, step = _r_t(ctx, node)
-    beta_adj = _first_step_select(ctx, step, _c(ctx, beta, F64, "beta"), _c(ctx, 1.0, F64, "one"))
+    beta_adj = _first_step_select(ctx, step, scalar(ctx, beta, F64, "beta"), scalar(ctx, 1.0, F64, "one"))
     beta_adj = ctx.cast(beta_adj, t)
-    rate, a = ctx.cast(r, t), _c(ctx, alpha, t, "alpha")
+    rate, a = ctx.cast(r, t), scalar(ctx, alpha, t, "alpha")
     new_x, new_v = [], []
     for x, g, v in zip(xs, gs, vs):
         g_reg = _regularized(ctx, x, g, coeff, t)
         v_new = _add(ctx, _mul(ctx, a, v, t), _mul(ctx, beta_adj, g_reg, t), t)
         step_dir = v_new if mode == "standard" else _add(ctx, g_reg, _mul(ctx, a, v_new, t), t)
-        new_x.append(_op(ctx, "Sub", [x, _op(ctx, "Mul", [rate, step_dir], t)], t, x.shape))
+        new_x.append(typed_op(ctx, "Sub", [x, typed_op(ctx, "Mul", [rate, step_dir], t)], t, x.shape))
         new_v.append(v_new)
     return new_x + new_v
 
@@ -97,28 +89,31 @@ def lift_adagrad(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     decay = float(node.attr("decay_factor", 0.0))
     eps, coeff = float(node.attr("epsilon", 1e-6)), float(node.attr("norm_coefficient", 0.0))
     r, step = _r_t(ctx, node)
-    denom = _add(ctx, _c(ctx, 1.0, F64, "one"), _mul(ctx, step, _c(ctx, decay, F64, "decay"), F64), F64)
-    rate = ctx.cast(_op(ctx, "RealDiv", [r, denom], F64, ()), t)
+    decayed = _mul(ctx, step, scalar(ctx, decay, F64, "decay"), F64)
+    denom = _add(ctx, scalar(ctx, 1.0, F64, "one"), decayed, F64)
+    rate = ctx.cast(typed_op(ctx, "RealDiv", [r, denom], F64, ()), t)
     new_x, new_h = [], []
     for x, g, h in zip(xs, gs, hs):
         g_reg = _regularized(ctx, x, g, coeff, t)
-        h_new = _op(ctx, "AddV2", [h, _op(ctx, "Mul", [g_reg, g_reg], t)], t, x.shape)
-        h_sqrt = _op(ctx, "AddV2", [_op(ctx, "Sqrt", [h_new], t), _c(ctx, eps, t, "eps")], t)
-        upd = _op(ctx, "RealDiv", [_op(ctx, "Mul", [rate, g_reg], t), h_sqrt], t)
-        new_x.append(_op(ctx, "Sub", [x, upd], t, x.shape))
+        h_new = typed_op(ctx, "AddV2", [h, typed_op(ctx, "Mul", [g_reg, g_reg], t)], t, x.shape)
+        h_sqrt = typed_op(ctx, "AddV2", [typed_op(ctx, "Sqrt", [h_new], t), scalar(ctx, eps, t, "eps")], t)
+        upd = typed_op(ctx, "RealDiv", [typed_op(ctx, "Mul", [rate, g_reg], t), h_sqrt], t)
+        new_x.append(typed_op(ctx, "Sub", [x, upd], t, x.shape))
         new_h.append(h_new)
     return new_x + new_h
 
 
 def _adam_rate(ctx: LiftContext, r: ir.Value, step: ir.Value, alpha: float, beta: float) -> ir.Value:
     """R * sqrt(1 - beta^T) / (1 - alpha^T) when T > 0, else R (float64)."""
-    one = _c(ctx, 1.0, F64, "one")
+    one = scalar(ctx, 1.0, F64, "one")
 
     def one_minus_pow(base: float) -> ir.Value:
-        return _op(ctx, "Sub", [one, _op(ctx, "Pow", [_c(ctx, base, F64, "base"), step], F64)], F64)
+        power = typed_op(ctx, "Pow", [scalar(ctx, base, F64, "base"), step], F64)
+        return typed_op(ctx, "Sub", [one, power], F64)
 
-    corr = _op(ctx, "RealDiv", [_op(ctx, "Sqrt", [one_minus_pow(beta)], F64), one_minus_pow(alpha)], F64)
-    return _first_step_select(ctx, step, _op(ctx, "Mul", [r, corr], F64), r)
+    root = typed_op(ctx, "Sqrt", [one_minus_pow(beta)], F64)
+    corr = typed_op(ctx, "RealDiv", [root, one_minus_pow(alpha)], F64)
+    return _first_step_select(ctx, step, typed_op(ctx, "Mul", [r, corr], F64), r)
 
 
 @TF_LIFT.register("Adam", domain=DOMAIN)
@@ -129,18 +124,19 @@ def lift_adam(ctx: LiftContext, node: ir.Node) -> list[ir.Value]:
     post = float(node.attr("norm_coefficient_post", 0.0))
     r, step = _r_t(ctx, node)
     rate = ctx.cast(_adam_rate(ctx, r, step, alpha, beta), t)
-    a, b = _c(ctx, alpha, t, "alpha"), _c(ctx, beta, t, "beta")
-    a1, b1 = _c(ctx, 1 - alpha, t, "one_minus_alpha"), _c(ctx, 1 - beta, t, "one_minus_beta")
+    a, b = scalar(ctx, alpha, t, "alpha"), scalar(ctx, beta, t, "beta")
+    a1, b1 = scalar(ctx, 1 - alpha, t, "one_minus_alpha"), scalar(ctx, 1 - beta, t, "one_minus_beta")
     new_x, new_v, new_h = [], [], []
     for x, g, v, h in zip(xs, gs, vs, hs):
         g_reg = _regularized(ctx, x, g, coeff, t)
-        v_new = _op(ctx, "AddV2", [_op(ctx, "Mul", [a, v], t), _op(ctx, "Mul", [a1, g_reg], t)], t, x.shape)
-        sq = _op(ctx, "Mul", [g_reg, g_reg], t)
-        h_new = _op(ctx, "AddV2", [_op(ctx, "Mul", [b, h], t), _op(ctx, "Mul", [b1, sq], t)], t, x.shape)
-        h_sqrt = _op(ctx, "AddV2", [_op(ctx, "Sqrt", [h_new], t), _c(ctx, eps, t, "eps")], t)
-        x_new = _op(ctx, "Sub", [x, _op(ctx, "Mul", [rate, _op(ctx, "RealDiv", [v_new, h_sqrt], t)], t)], t)
+        v_new = typed_op(ctx, "AddV2", [_mul(ctx, a, v, t), _mul(ctx, a1, g_reg, t)], t, x.shape)
+        sq = typed_op(ctx, "Mul", [g_reg, g_reg], t)
+        h_new = typed_op(ctx, "AddV2", [_mul(ctx, b, h, t), _mul(ctx, b1, sq, t)], t, x.shape)
+        h_sqrt = typed_op(ctx, "AddV2", [typed_op(ctx, "Sqrt", [h_new], t), scalar(ctx, eps, t, "eps")], t)
+        moved = _mul(ctx, rate, typed_op(ctx, "RealDiv", [v_new, h_sqrt], t), t)
+        x_new = typed_op(ctx, "Sub", [x, moved], t)
         if post:
-            x_new = _op(ctx, "Mul", [_c(ctx, 1 - post, t, "post"), x_new], t)
+            x_new = typed_op(ctx, "Mul", [scalar(ctx, 1 - post, t, "post"), x_new], t)
         new_x.append(x_new)
         new_v.append(v_new)
         new_h.append(h_new)
